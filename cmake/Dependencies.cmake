@@ -1,0 +1,16 @@
+# Host dependencies, all from Debian 12's packages (see README.md "Dependencies").
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
+find_package(CURL REQUIRED)
+find_package(LibArchive REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
+find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+
+add_library(gpunet_deps INTERFACE)
+target_include_directories(gpunet_deps INTERFACE ${STB_INCLUDE_DIR} ${CLI11_INCLUDE_DIR})
+target_link_libraries(gpunet_deps INTERFACE
+  PkgConfig::OPENBLAS OpenMP::OpenMP_CXX Threads::Threads CURL::libcurl LibArchive::LibArchive
+  nlohmann_json::nlohmann_json)

@@ -1,0 +1,16 @@
+#pragma once
+/// gpunet: train neural networks on the GPU (or the CPU) from C++, with a PyTorch-like API.
+#include "gpunet/autograd.h"
+#include "gpunet/config.h"
+#include "gpunet/device.h"
+#include "gpunet/dtype.h"
+#include "gpunet/error.h"
+#include "gpunet/models/lenet.h"
+#include "gpunet/nn/layers.h"
+#include "gpunet/nn/loss.h"
+#include "gpunet/nn/module.h"
+#include "gpunet/ops.h"
+#include "gpunet/optim/adam.h"
+#include "gpunet/optim/sgd.h"
+#include "gpunet/random.h"
+#include "gpunet/tensor.h"

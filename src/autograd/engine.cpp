@@ -1,0 +1,139 @@
+// The backward engine: the one place that accumulates into .grad.
+#include <unordered_map>
+#include <unordered_set>
+
+#include "gpunet/autograd.h"
+#include "gpunet/ops.h"
+#include "kernels/elementwise.h"
+
+namespace gpunet::autograd {
+namespace {
+
+thread_local bool g_grad_enabled = true;
+
+// y += x, in place, same device and shape (contiguous).
+void accumulate_into(Tensor& y, const Tensor& x) {
+  Tensor xc = x.contiguous();
+  check_same_device("backward (gradient accumulation)", y, xc);
+  GPUNET_CHECK(y.numel() == xc.numel(), "backward: gradient of ", shape_str(xc.shape()), " for a tensor of shape ",
+               shape_str(y.shape()));
+  if (y.device().is_cpu()) {
+    if (y.dtype() == DType::Float64)
+      kernels::cpu::axpy<double>(y.numel(), 1.0, xc.data<double>(), y.data<double>());
+    else
+      kernels::cpu::axpy<float>(y.numel(), 1.0f, xc.data<float>(), y.data<float>());
+  } else {
+#if GPUNET_HAVE_CUDA
+    kernels::cuda::axpy(y.numel(), 1.0f, xc.data<float>(), y.data<float>());
+#endif
+  }
+}
+
+}  // namespace
+
+bool grad_enabled() { return g_grad_enabled; }
+void set_grad_enabled(bool on) { g_grad_enabled = on; }
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor* t : inputs)
+    if (t && t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+void record(Tensor& out, std::shared_ptr<Node> node, std::initializer_list<const Tensor*> inputs) {
+  node->inputs.clear();
+  for (const Tensor* t : inputs)
+    node->inputs.push_back(t && t->defined() && t->requires_grad() ? t->impl_ptr() : nullptr);
+  out.impl().grad_fn = std::move(node);
+  out.impl().requires_grad = true;
+}
+
+void backward(const Tensor& root, const Tensor& grad) {
+  GPUNET_CHECK(root.requires_grad(),
+               "backward: the tensor does not require grad and has no grad_fn (was it computed under NoGradGuard, "
+               "or from tensors that do not require grad?)");
+  Tensor seed = grad;
+  if (!seed.defined()) {
+    GPUNET_CHECK(root.numel() == 1, "backward: grad can be implicitly created only for scalar outputs; this tensor has shape ",
+                 shape_str(root.shape()), ", pass a gradient of that shape");
+    seed = Tensor::ones(root.shape(), root.dtype(), root.device());
+  } else {
+    GPUNET_CHECK(seed.shape() == root.shape(), "backward: gradient shape ", shape_str(seed.shape()),
+                 " does not match the tensor's ", shape_str(root.shape()));
+    check_same_device("backward", root, seed);
+  }
+
+  if (!root.grad_fn()) {  // a leaf: accumulate directly
+    Tensor r = root;
+    Tensor g = r.grad();
+    if (g.defined()) accumulate_into(g, seed);
+    else r.set_grad(seed.clone());
+    return;
+  }
+
+  // Topological order of the nodes reachable from root (iterative DFS, post-order).
+  std::vector<Node*> order;
+  std::unordered_set<Node*> seen;
+  std::vector<std::pair<Node*, size_t>> stack{{root.grad_fn().get(), 0}};
+  seen.insert(root.grad_fn().get());
+  while (!stack.empty()) {
+    auto& [node, i] = stack.back();
+    if (node->released)
+      throw Error(detail::cat("backward: trying to backward through the graph a second time (", node->name(),
+                              "'s saved tensors were freed after the first backward); compute the loss again"));
+    if (i < node->inputs.size()) {
+      auto& in = node->inputs[i++];
+      if (in && in->grad_fn && !seen.count(in->grad_fn.get())) {
+        seen.insert(in->grad_fn.get());
+        stack.push_back({in->grad_fn.get(), 0});
+      }
+    } else {
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+
+  std::unordered_map<Node*, Tensor> grads;
+  grads[root.grad_fn().get()] = seed;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node* node = *it;
+    auto found = grads.find(node);
+    if (found == grads.end()) continue;
+    Tensor g_out = found->second;
+    grads.erase(found);
+    std::vector<Tensor> g_in;
+    {
+      NoGradGuard no_grad;  // backward formulas record nothing
+      g_in = node->apply(g_out);
+    }
+    GPUNET_CHECK(g_in.size() == node->inputs.size(), node->name(), " backward returned ", g_in.size(),
+                 " gradients for ", node->inputs.size(), " inputs");
+    for (size_t k = 0; k < g_in.size(); ++k) {
+      auto& in = node->inputs[k];
+      if (!in || !g_in[k].defined()) continue;
+      if (in->grad_fn) {
+        auto slot = grads.find(in->grad_fn.get());
+        if (slot == grads.end()) {
+          grads.emplace(in->grad_fn.get(), g_in[k]);
+        } else {
+          NoGradGuard no_grad;
+          slot->second = ops::add(slot->second, g_in[k]);
+        }
+      } else if (in->requires_grad) {
+        if (in->grad) {
+          Tensor acc(in->grad);
+          accumulate_into(acc, g_in[k]);
+        } else {
+          Tensor fresh = g_in[k].contiguous();
+          // Own the memory: the gradient a node returns may alias a tensor it still uses.
+          in->grad = fresh.clone().reshape(in->shape).impl_ptr();
+        }
+      }
+    }
+    node->release();
+    node->released = true;
+  }
+}
+
+}  // namespace gpunet::autograd

@@ -1,0 +1,46 @@
+#pragma once
+// Internal: the device services the portable code calls. Defined for the CPU in
+// src/core/*.cpp and for CUDA in src/core/cuda/*.cpp|.cu (only in a CUDA build).
+#include <cstddef>
+#include <cstdint>
+
+#include "gpunet/config.h"
+#include "gpunet/device.h"
+
+namespace gpunet::detail {
+
+// Host allocator: 64-byte aligned, caching by size class; counts bytes in use and peak.
+void* cpu_allocate(size_t bytes);
+void cpu_deallocate(void* p, size_t bytes);
+}  // namespace gpunet::detail
+
+namespace gpunet::memory { struct Stats; }
+namespace gpunet::detail {
+memory::Stats cpu_stats();
+void cpu_reset_peak();
+void cpu_empty_cache();
+
+}  // namespace gpunet::detail
+
+#if GPUNET_HAVE_CUDA
+namespace gpunet::cuda::detail {
+
+// Caching device allocator (one pool per device): rounds sizes up, keeps freed blocks for
+// reuse, so a training step does no cudaMalloc/cudaFree in steady state. On exhaustion it
+// frees the cache and retries once, then throws OutOfMemoryError naming the size and the free memory.
+void* allocate(size_t bytes, int device);
+void deallocate(void* p, size_t bytes, int device);
+
+// Copies on the device's current stream. Host->device goes through a pinned staging buffer
+// (the call returns once the host source may be reused); device->host synchronises the stream.
+void copy_host_to_device(void* dst, const void* src, size_t bytes, int device);
+void copy_device_to_host(void* dst, const void* src, size_t bytes, int device);
+void copy_device_to_device(void* dst, const void* src, size_t bytes, int device);
+
+// Makes `device` current on this thread (cudaSetDevice) when it is not.
+void set_device(int device);
+// The device currently set on this thread.
+int current_device();
+
+}  // namespace gpunet::cuda::detail
+#endif

@@ -1,0 +1,31 @@
+#pragma once
+// conv2d kernels. Twins: kernels::cpu (templated on T: float, double for tests) and
+// kernels::cuda (float; cuDNN). Inputs are contiguous and valid (checked in src/ops/conv2d.cpp).
+#include <cstdint>
+
+namespace gpunet::kernels {
+
+struct Conv2dShape {
+  int N, IC, H, W;    // input
+  int OC, KH, KW;     // weight
+  int stride, pad;
+  int OH, OW;         // output: (H + 2*pad - KH) / stride + 1
+};
+
+namespace cpu {
+// x: (N, IC, H, W), w: (OC, IC, KH, KW), b: (OC) or nullptr -> out: (N, OC, OH, OW)
+template <typename T>
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* out);
+// dout: (N, OC, OH, OW) -> dx: (N, IC, H, W) or nullptr, dw: (OC, IC, KH, KW) or nullptr,
+// db: (OC) or nullptr. Each is written fresh (overwritten, not accumulated).
+template <typename T>
+void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dout, T* dx, T* dw, T* db);
+}  // namespace cpu
+
+namespace cuda {
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out);
+void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx, float* dw,
+                     float* db);
+}  // namespace cuda
+
+}  // namespace gpunet::kernels

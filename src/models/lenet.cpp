@@ -1,0 +1,31 @@
+#include "gpunet/models/lenet.h"
+
+namespace gpunet::models {
+
+LeNet::LeNet(Generator& gen) {
+  // Same construction order as PyTorch's Net.__init__.
+  conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(3, 6, 5, 1, 0, true, gen));
+  pool = register_module("pool", std::make_shared<nn::MaxPool2d>(2, 2));
+  conv2 = register_module("conv2", std::make_shared<nn::Conv2d>(6, 16, 5, 1, 0, true, gen));
+  fc1 = register_module("fc1", std::make_shared<nn::Linear>(16 * 5 * 5, 120, true, gen));
+  fc2 = register_module("fc2", std::make_shared<nn::Linear>(120, 84, true, gen));
+  fc3 = register_module("fc3", std::make_shared<nn::Linear>(84, 10, true, gen));
+}
+
+Tensor LeNet::forward(const Tensor& x) {
+  GPUNET_CHECK(x.dim() == 4 && x.size(1) == 3 && x.size(2) == 32 && x.size(3) == 32,
+               "LeNet: expected input of shape [N, 3, 32, 32], got ", shape_str(x.shape()));
+  Tensor h = (*pool)(ops::relu((*conv1)(x)));
+  h = (*pool)(ops::relu((*conv2)(h)));
+  h = ops::flatten(h, 1);
+  h = ops::relu((*fc1)(h));
+  h = ops::relu((*fc2)(h));
+  return (*fc3)(h);
+}
+
+std::shared_ptr<nn::Module> make_model(const std::string& name, Generator& gen) {
+  if (name == "lenet") return std::make_shared<LeNet>(gen);
+  throw InputError("unknown model '" + name + "'; known models: lenet");
+}
+
+}  // namespace gpunet::models
