@@ -281,7 +281,7 @@ Tensor& Tensor::fill_(double value) {
 }
 double Tensor::item() const {
   GPUNET_CHECK(numel() == 1, "item: tensor has ", numel(), " elements ", shape_str(shape()), ", expected 1");
-  Tensor h = to(DType::Float64).cpu();
+  Tensor h = cpu().to(DType::Float64);
   return *h.data<double>();
 }
 
@@ -314,7 +314,7 @@ std::string Tensor::str() const {
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "Tensor(undefined)";
-  Tensor h = t.to(DType::Float64).cpu().contiguous();
+  Tensor h = t.cpu().contiguous().to(DType::Float64);
   const double* p = h.data<double>();
   const int64_t n = h.numel();
   const bool integral = t.dtype() == DType::Int64 || t.dtype() == DType::Int32 || t.dtype() == DType::UInt8;

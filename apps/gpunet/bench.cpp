@@ -1,0 +1,201 @@
+// `gpunet bench`: images/s of the seed's training step (LeNet, cross-entropy, SGD lr 0.001
+// momentum 0.9, the real data loader) per batch size. Validate, then time: one step must give
+// a finite loss before any clock is read; every repeat ends with a device synchronise and a
+// finite running loss. Reports the median over repeats, as a table or JSON lines.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "common.h"
+#include "gpunet/data/cifar10.h"
+#include "gpunet/data/loader.h"
+#include "gpunet/error.h"
+#include "gpunet/models/lenet.h"
+#include "gpunet/optim/sgd.h"
+#include "gpunet/tensor.h"
+#include "gpunet/train.h"
+
+namespace gpunet::cli {
+namespace {
+
+struct BenchArgs {
+  std::string data, device, batch_sizes = "4,64,512", cuda_graph = "auto";
+  int steps = 200, warmup = 20, repeats = 3, threads = 0;
+  bool json = false;
+};
+
+struct Result {
+  int64_t batch_size = 0;
+  double images_per_second = 0, ms_per_step = 0;
+  size_t peak_host = 0, peak_device = 0;
+  bool device_resident = false;
+};
+
+std::vector<int64_t> parse_batch_sizes(const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || v < 1 || v > (1 << 20))
+      throw InputError("--batch-sizes " + text + ": '" + item + "' is not a batch size (a whole number 1..1048576)");
+    out.push_back(v);
+  }
+  if (out.empty()) throw InputError("--batch-sizes: give at least one batch size, e.g. 4,64,512");
+  return out;
+}
+
+void sync(Device dev) {
+  if (dev.is_cuda()) cuda::synchronize(dev.index());
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// One step from the loader, starting a new epoch when one ends (drop_last: every batch is B).
+void one_step(data::DataLoader& loader, TrainStep& step, data::Batch& b) {
+  if (!loader.next(b)) {
+    if (!loader.next(b)) throw Error("bench: the loader gave no batch at the start of an epoch");
+  }
+  step(b.x, b.y);
+}
+
+Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev, int64_t batch, const BenchArgs& a) {
+  if (batch > ds->n)
+    throw InputError("--batch-sizes: batch size " + std::to_string(batch) + " is larger than the dataset (" +
+                     std::to_string(ds->n) + " images)");
+  Generator gen(0);
+  models::LeNet net(gen);
+  net.to(dev);
+  optim::SGD opt(net, {.lr = 0.001, .momentum = 0.9});
+  TrainStep step(net, opt);
+  data::LoaderOptions lo;
+  lo.batch_size = batch;
+  lo.shuffle = true;
+  lo.drop_last = true;
+  lo.seed = 0;
+  lo.device = dev;
+  data::DataLoader loader(ds, lo);
+
+  // Validate: one step, and its loss must be finite.
+  data::Batch b;
+  one_step(loader, step, b);
+  const double first = step.take_running_loss();
+  if (!std::isfinite(first)) throw Error("bench: the first training step gave a non-finite loss (" + std::to_string(first) + ")");
+  for (int i = 0; i < a.warmup; ++i) one_step(loader, step, b);
+  sync(dev);
+  step.take_running_loss();
+
+  Result r;
+  r.batch_size = batch;
+  r.device_resident = loader.device_resident();
+  memory::reset_peak(Device::cpu());
+  if (dev.is_cuda()) memory::reset_peak(dev);
+  std::vector<double> ips, ms;
+  for (int rep = 0; rep < a.repeats; ++rep) {
+    sync(dev);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < a.steps; ++i) one_step(loader, step, b);
+    sync(dev);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double loss = step.take_running_loss();
+    if (!std::isfinite(loss)) throw Error("bench: the loss diverged during timing (batch size " + std::to_string(batch) + ")");
+    ips.push_back(static_cast<double>(a.steps) * static_cast<double>(batch) / s);
+    ms.push_back(1000.0 * s / a.steps);
+  }
+  r.images_per_second = median(ips);
+  r.ms_per_step = median(ms);
+  r.peak_host = memory::stats(Device::cpu()).peak;
+  if (dev.is_cuda()) r.peak_device = memory::stats(dev).peak;
+  return r;
+}
+
+void run_bench(const BenchArgs& a) {
+  if (a.cuda_graph != "auto" && a.cuda_graph != "on" && a.cuda_graph != "off")
+    throw InputError("--cuda-graph " + a.cuda_graph + ": expected auto, on or off");
+  const std::vector<int64_t> sizes = parse_batch_sizes(a.batch_sizes);
+  std::string why;
+  const Device dev = choose_device(a.device, &why);
+  if (a.cuda_graph == "on")
+    throw InputError("--cuda-graph on: this build's training step (gpunet::TrainStep) has no CUDA-graph capture; use auto or off");
+  std::cerr << why << "\n";
+  set_threads(a.threads);
+  const int threads = omp_get_max_threads();
+
+  const DataChoice dc = choose_data(a.data);
+  if (dc.sample) std::cerr << dc.note << "\n";
+  auto ds = std::make_shared<const data::Cifar10>(dc.dir, data::Split::Train);
+
+  if (!a.json) {
+    std::printf("gpunet bench: LeNet, SGD(lr=0.001, momentum=0.9), %lld images from %s\n", static_cast<long long>(ds->n),
+                dc.dir.c_str());
+    std::printf("%-8s %6s %12s %10s %8s %8s %8s %13s %6s\n", "device", "batch", "images/s", "ms/step", "steps", "repeats",
+                "threads", "peak host MiB", "data");
+    std::fflush(stdout);
+  }
+  for (int64_t batch : sizes) {
+    const Result r = bench_one(ds, dev, batch, a);
+    const char* path = r.device_resident ? "device" : "host";
+    if (a.json) {
+      nlohmann::json j = {{"device", dev.str()},
+                          {"batch_size", batch},
+                          {"images_per_second", std::round(r.images_per_second * 10) / 10},
+                          {"ms_per_step", std::round(r.ms_per_step * 10000) / 10000},
+                          {"steps", a.steps},
+                          {"warmup", a.warmup},
+                          {"repeats", a.repeats},
+                          {"threads", threads},
+                          {"peak_host_bytes", r.peak_host},
+                          {"peak_device_bytes", r.peak_device},
+                          {"data_path", path},
+                          {"cuda_graph", false},
+                          {"data", dc.dir}};
+      std::cout << j.dump() << std::endl;
+    } else {
+      std::printf("%-8s %6lld %12.1f %10.3f %8d %8d %8d %13.1f %6s\n", dev.str().c_str(), static_cast<long long>(batch),
+                  r.images_per_second, r.ms_per_step, a.steps, a.repeats, threads,
+                  static_cast<double>(r.peak_host) / (1024.0 * 1024.0), path);
+      std::fflush(stdout);
+    }
+  }
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Time the training step (images/s) per batch size, validated first");
+  cmd->add_option("--data", a->data, "CIFAR-10 folder (default: $GPUNET_DATA, ./data, else the embedded sample)");
+  cmd->add_option("--device", a->device, "cpu, cuda or cuda:N (default: the best available)");
+  cmd->add_option("--batch-sizes", a->batch_sizes, "Comma-separated batch sizes")->default_val("4,64,512");
+  cmd->add_option("--steps", a->steps, "Timed steps per repeat")->default_val(200)->check(CLI::Range(1, 100000000));
+  cmd->add_option("--warmup", a->warmup, "Untimed steps before timing")->default_val(20)->check(CLI::Range(0, 100000000));
+  cmd->add_option("--repeats", a->repeats, "Timed repeats (the median is reported)")->default_val(3)->check(CLI::Range(1, 1000));
+  cmd->add_option("--threads", a->threads, "CPU threads (OpenMP and OpenBLAS; 0: the defaults)")->default_val(0)->check(CLI::Range(0, 4096));
+  cmd->add_flag("--json", a->json, "One JSON object per line per configuration");
+  cmd->add_option("--cuda-graph", a->cuda_graph, "auto, on (error when unsupported) or off")->default_val("auto");
+  cmd->callback([a, &exit_code] {
+    run_bench(*a);
+    exit_code = 0;
+  });
+}
+
+}  // namespace gpunet::cli

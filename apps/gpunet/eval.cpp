@@ -1,0 +1,63 @@
+// `gpunet eval --checkpoint FILE`: test accuracy, per-class accuracy and mean loss.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "common.h"
+#include "gpunet/train.h"
+
+namespace gpunet::cli {
+namespace {
+
+struct EvalOptions {
+  std::string checkpoint, data, device, model = "lenet";
+  int64_t batch_size = 1000;
+  bool json = false;
+  int threads = 0;
+};
+
+int run_eval(const EvalOptions& o) {
+  if (o.batch_size < 1) throw InputError("--batch-size " + std::to_string(o.batch_size) + ": must be at least 1");
+  set_threads(o.threads);
+  std::string why;
+  const Device device = choose_device(o.device, &why);
+  const DataChoice dc = choose_data(o.data);
+  if (dc.sample) std::fprintf(stderr, "%s\n", dc.note.c_str());
+  auto net = load_model(o.model, o.checkpoint);
+  net->to(device);
+  data::Cifar10 test(dc.dir, data::Split::Test);
+  EvalResult r = evaluate(*net, test, device, o.batch_size);
+  if (o.json) {
+    nlohmann::json j = {{"correct", r.correct},         {"total", r.total},
+                        {"accuracy", r.accuracy()},     {"mean_loss", r.mean_loss},
+                        {"per_class_correct", r.per_class_correct}, {"per_class_total", r.per_class_total},
+                        {"classes", test.classes},      {"device", device.str()}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::fprintf(stderr, "%s\n", why.c_str());
+  std::printf("Accuracy of the network on the %lld test images: %.2f %% (%lld correct)\n", static_cast<long long>(r.total),
+              100.0 * r.accuracy(), static_cast<long long>(r.correct));
+  std::printf("Mean loss: %.4f\n", r.mean_loss);
+  for (size_t c = 0; c < test.classes.size(); ++c)
+    std::printf("Accuracy for class: %-5s is %.1f %%\n", test.classes[c].c_str(),
+                r.per_class_total[c] ? 100.0 * r.per_class_correct[c] / r.per_class_total[c] : 0.0);
+  return 0;
+}
+
+}  // namespace
+
+void register_eval(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("eval", "test accuracy, per-class accuracy and mean loss of a checkpoint");
+  auto o = std::make_shared<EvalOptions>();
+  cmd->add_option("--checkpoint", o->checkpoint, "weights (safetensors, PyTorch names), from gpunet or PyTorch")->required();
+  cmd->add_option("--data", o->data, "CIFAR-10 folder (default as for train)");
+  cmd->add_option("--device", o->device, "cpu, cuda or cuda:N");
+  cmd->add_option("--model", o->model, "the network: lenet")->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "images per forward pass")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads");
+  cmd->add_flag("--json", o->json, "print one JSON object");
+  cmd->callback([o, &exit_code]() { exit_code = run_eval(*o); });
+}
+
+}  // namespace gpunet::cli

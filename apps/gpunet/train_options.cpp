@@ -1,0 +1,92 @@
+#include "train_options.h"
+
+#include <cmath>
+
+#include "gpunet/error.h"
+
+namespace gpunet::cli {
+
+void add_train_flags(CLI::App& cmd, TrainOptions& o) {
+  cmd.add_option("--data", o.data, "CIFAR-10 folder (default: $GPUNET_DATA, ./data/cifar-10-batches-bin, else the embedded sample)");
+  cmd.add_option("--device", o.device, "cpu, cuda or cuda:N (default: cuda:0 when usable, else cpu)");
+  cmd.add_option("--epochs", o.epochs, "passes over the training set")->capture_default_str();
+  cmd.add_option("--batch-size", o.batch_size, "images per step")->capture_default_str();
+  cmd.add_option("--lr", o.lr, "learning rate")->capture_default_str();
+  cmd.add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
+  cmd.add_option("--weight-decay", o.weight_decay, "L2 weight decay")->capture_default_str();
+  cmd.add_flag("--nesterov", o.nesterov, "Nesterov momentum (SGD)");
+  cmd.add_option("--optimizer", o.optimizer, "sgd, adam or adamw")->capture_default_str();
+  cmd.add_option("--seed", o.seed, "seed of the initial weights and the shuffling")->capture_default_str();
+  cmd.add_option("--max-steps", o.max_steps, "stop after N optimizer steps (0: no limit)");
+  cmd.add_flag("--no-shuffle", o.no_shuffle, "visit the training set in file order");
+  cmd.add_option("--threads", o.threads, "CPU threads (default: all cores)");
+  cmd.add_option("--log-every", o.log_every, "print the running loss every N mini-batches")->capture_default_str();
+  cmd.add_option("--init", o.init, "start from these weights (safetensors, PyTorch names)");
+  cmd.add_option("--save", o.save, "write the final weights here (safetensors, loadable by PyTorch)");
+  cmd.add_option("--checkpoint", o.checkpoint, "keep the full training state here (every epoch, --checkpoint-every, on interrupt)");
+  cmd.add_option("--checkpoint-every", o.checkpoint_every, "also save the training state every N steps");
+  cmd.add_option("--resume", o.resume, "continue exactly where this training state left off");
+  cmd.add_option("--metrics", o.metrics, "write JSON lines (loss, images/s, test accuracy per epoch) here");
+  cmd.add_flag("--quiet", o.quiet, "print only the final accuracy and errors");
+  cmd.add_option("--model", o.model, "the network: lenet")->capture_default_str();
+}
+
+void validate(const TrainOptions& o) {
+  auto bad = [](const std::string& m) { throw InputError(m); };
+  if (o.epochs < 1) bad("--epochs " + std::to_string(o.epochs) + ": must be at least 1");
+  if (o.batch_size < 1 || o.batch_size > (1 << 20)) bad("--batch-size " + std::to_string(o.batch_size) + ": must be between 1 and 1048576");
+  if (!std::isfinite(o.lr) || o.lr <= 0) bad("--lr " + std::to_string(o.lr) + ": must be a positive finite number (the seed uses 0.001)");
+  if (!std::isfinite(o.momentum) || o.momentum < 0 || o.momentum >= 1) bad("--momentum " + std::to_string(o.momentum) + ": must be in [0, 1)");
+  if (!std::isfinite(o.weight_decay) || o.weight_decay < 0) bad("--weight-decay " + std::to_string(o.weight_decay) + ": must be >= 0");
+  if (o.optimizer != "sgd" && o.optimizer != "adam" && o.optimizer != "adamw") bad("--optimizer " + o.optimizer + ": use sgd, adam or adamw");
+  if (o.nesterov && (o.optimizer != "sgd" || o.momentum <= 0)) bad("--nesterov needs --optimizer sgd and a --momentum above 0");
+  if (o.model != "lenet") bad("--model " + o.model + ": unknown model; known models: lenet");
+  if (o.max_steps < 0) bad("--max-steps " + std::to_string(o.max_steps) + ": must be >= 0");
+  if (o.log_every < 1) bad("--log-every " + std::to_string(o.log_every) + ": must be at least 1");
+  if (o.checkpoint_every < 0) bad("--checkpoint-every " + std::to_string(o.checkpoint_every) + ": must be >= 0");
+  if (o.checkpoint_every > 0 && o.checkpoint.empty()) bad("--checkpoint-every needs --checkpoint FILE");
+  if (o.threads < 0 || o.threads > 1024) bad("--threads " + std::to_string(o.threads) + ": must be between 1 and 1024");
+}
+
+std::map<std::string, std::string> run_settings(const TrainOptions& o) {
+  char lr[64], mom[64], wd[64];
+  std::snprintf(lr, sizeof lr, "%.17g", o.lr);
+  std::snprintf(mom, sizeof mom, "%.17g", o.momentum);
+  std::snprintf(wd, sizeof wd, "%.17g", o.weight_decay);
+  return {{"model", o.model},
+          {"optimizer_name", o.optimizer},
+          {"lr", lr},
+          {"momentum", mom},
+          {"weight_decay", wd},
+          {"nesterov", o.nesterov ? "1" : "0"},
+          {"batch_size", std::to_string(o.batch_size)},
+          {"seed", std::to_string(o.seed)},
+          {"shuffle", o.no_shuffle ? "0" : "1"},
+          {"epochs", std::to_string(o.epochs)},
+          {"log_every", std::to_string(o.log_every)}};
+}
+
+void apply_resume_settings(const std::map<std::string, std::string>& s, TrainOptions& o) {
+  auto get = [&](const char* k) -> const std::string& {
+    auto it = s.find(k);
+    if (it == s.end()) throw InputError(std::string("--resume: the training state has no '") + k + "'; was it written by gpunet train?");
+    return it->second;
+  };
+  try {
+    o.model = get("model");
+    o.optimizer = get("optimizer_name");
+    o.lr = std::stod(get("lr"));
+    o.momentum = std::stod(get("momentum"));
+    o.weight_decay = std::stod(get("weight_decay"));
+    o.nesterov = get("nesterov") == "1";
+    o.batch_size = std::stoll(get("batch_size"));
+    o.seed = std::stoull(get("seed"));
+    o.no_shuffle = get("shuffle") == "0";
+    o.log_every = std::stoll(get("log_every"));
+  } catch (const std::logic_error&) {
+    throw InputError("--resume: the training state has a malformed setting; the file is corrupt");
+  }
+  validate(o);
+}
+
+}  // namespace gpunet::cli

@@ -1,0 +1,33 @@
+#pragma once
+// The flags of `gpunet train`, their checks, and the run settings a checkpoint records.
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace gpunet::cli {
+
+struct TrainOptions {
+  std::string data, device, model = "lenet", optimizer = "sgd";
+  int epochs = 10;
+  int64_t batch_size = 4;
+  double lr = 0.001, momentum = 0.9, weight_decay = 0.0;
+  bool nesterov = false, no_shuffle = false, quiet = false;
+  uint64_t seed = 0;
+  int64_t max_steps = 0, log_every = 2000, checkpoint_every = 0;
+  int threads = 0;
+  std::string init, save, checkpoint, resume, metrics;
+};
+
+void add_train_flags(CLI::App& cmd, TrainOptions& o);
+/// Throws InputError with the flag, the bad value and the allowed range.
+void validate(const TrainOptions& o);
+/// What a training checkpoint records about the run (strings).
+std::map<std::string, std::string> run_settings(const TrainOptions& o);
+/// Adopts the recorded run settings (batch size, seed, shuffle, optimizer and its
+/// hyper-parameters, model, epochs unless given), so that a resumed run continues exactly.
+void apply_resume_settings(const std::map<std::string, std::string>& scalars, TrainOptions& o);
+
+int run_train(const TrainOptions& o);
+
+}  // namespace gpunet::cli
