@@ -79,9 +79,6 @@ void one_step(data::DataLoader& loader, TrainStep& step, data::Batch& b) {
 }
 
 Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev, int64_t batch, const BenchArgs& a) {
-  if (batch > ds->n)
-    throw InputError("--batch-sizes: batch size " + std::to_string(batch) + " is larger than the dataset (" +
-                     std::to_string(ds->n) + " images)");
   Generator gen(0);
   models::LeNet net(gen);
   net.to(dev);
@@ -136,13 +133,17 @@ void run_bench(const BenchArgs& a) {
   const Device dev = choose_device(a.device, &why);
   if (a.cuda_graph == "on")
     throw InputError("--cuda-graph on: this build's training step (gpunet::TrainStep) has no CUDA-graph capture; use auto or off");
+  const DataChoice dc = choose_data(a.data);
+  auto ds = std::make_shared<const data::Cifar10>(dc.dir, data::Split::Train);
+  for (int64_t batch : sizes)
+    if (batch > ds->n)
+      throw InputError("--batch-sizes: batch size " + std::to_string(batch) + " is larger than the dataset (" +
+                       std::to_string(ds->n) + " training images in " + dc.dir + ")");
+  // Everything is checked: now say what runs.
   std::cerr << why << "\n";
+  if (dc.sample) std::cerr << dc.note << "\n";
   set_threads(a.threads);
   const int threads = omp_get_max_threads();
-
-  const DataChoice dc = choose_data(a.data);
-  if (dc.sample) std::cerr << dc.note << "\n";
-  auto ds = std::make_shared<const data::Cifar10>(dc.dir, data::Split::Train);
 
   if (!a.json) {
     std::printf("gpunet bench: LeNet, SGD(lr=0.001, momentum=0.9), %lld images from %s\n", static_cast<long long>(ds->n),

@@ -69,7 +69,7 @@ Metrics read_metrics(const std::string& path) {
 struct Axis {
   double lo, hi, step;
 };
-Axis nice_axis(double lo, double hi, int target_ticks = 6) {
+Axis nice_axis(double lo, double hi, double min_step = 0, int target_ticks = 6) {
   if (!(hi > lo)) {
     const double pad = std::max(std::fabs(lo) * 0.1, 1.0);
     lo -= pad;
@@ -83,6 +83,7 @@ Axis nice_axis(double lo, double hi, int target_ticks = 6) {
       step = f * mag;
       break;
     }
+  step = std::max(step, min_step);
   return {std::floor(lo / step + 1e-9) * step, std::ceil(hi / step - 1e-9) * step, step};
 }
 
@@ -121,7 +122,7 @@ struct Panel {
 };
 
 void draw_panel(std::ostringstream& s, const Panel& p, const std::vector<Point>& pts, const std::string& title,
-                const std::string& xlabel, const std::string& ylabel, const std::string& color, const std::string& legend) {
+                const std::string& xlabel, const std::string& ylabel, const std::string& color, const std::string& legend, bool legend_top) {
   s << "<g>\n<rect x='" << fx(p.x0) << "' y='" << fx(p.y0) << "' width='" << fx(p.w) << "' height='" << fx(p.h)
     << "' fill='#fafafa' stroke='#333'/>\n";
   s << "<text x='" << fx(p.x0 + p.w / 2) << "' y='" << fx(p.y0 - 10) << "' text-anchor='middle' font-size='14' font-weight='bold'>"
@@ -155,22 +156,22 @@ void draw_panel(std::ostringstream& s, const Panel& p, const std::vector<Point>&
   if (pts.size() <= 60)
     for (const Point& q : pts)
       s << "<circle cx='" << fx(p.px(q.x)) << "' cy='" << fx(p.py(q.y)) << "' r='3' fill='" << color << "'/>";
-  // legend, top right inside the panel
-  const double lx = p.x0 + p.w - 150, ly = p.y0 + 12;
+  // legend, inside the panel at the right, top or bottom (away from a falling / rising curve)
+  const double lx = p.x0 + p.w - 150, ly = legend_top ? p.y0 + 12 : p.y0 + p.h - 36;
   s << "\n<rect x='" << fx(lx) << "' y='" << fx(ly) << "' width='140' height='24' fill='white' stroke='#bbb'/>"
     << "<line x1='" << fx(lx + 8) << "' y1='" << fx(ly + 12) << "' x2='" << fx(lx + 32) << "' y2='" << fx(ly + 12)
     << "' stroke='" << color << "' stroke-width='2'/><text x='" << fx(lx + 38) << "' y='" << fx(ly + 16)
     << "' font-size='12'>" << xml_escape(legend) << "</text>\n</g>\n";
 }
 
-Axis range_of(const std::vector<Point>& pts, bool use_x, double dflt_lo, double dflt_hi) {
-  if (pts.empty()) return nice_axis(dflt_lo, dflt_hi);
+Axis range_of(const std::vector<Point>& pts, bool use_x, double dflt_lo, double dflt_hi, double min_step = 0) {
+  if (pts.empty()) return nice_axis(dflt_lo, dflt_hi, min_step);
   double lo = INFINITY, hi = -INFINITY;
   for (const Point& q : pts) {
     lo = std::min(lo, use_x ? q.x : q.y);
     hi = std::max(hi, use_x ? q.x : q.y);
   }
-  return nice_axis(lo, hi);
+  return nice_axis(lo, hi, min_step);
 }
 
 std::string render_svg(const Metrics& m, const std::string& title) {
@@ -181,13 +182,13 @@ std::string render_svg(const Metrics& m, const std::string& title) {
   s << "<text x='" << W / 2 << "' y='28' text-anchor='middle' font-size='18'>" << xml_escape(title) << "</text>\n";
   Panel loss{70, 70, 390, 300, range_of(m.loss, true, 0, 1), range_of(m.loss, false, 0, 1)};
   if (loss.ay.lo < 0) loss.ay.lo = 0;  // a loss is >= 0: no axis below 0
-  draw_panel(s, loss, m.loss, "Training loss", "step", "loss", "#1f77b4", "running loss");
-  Panel acc{580, 70, 390, 300, range_of(m.accuracy, true, 0, 1), range_of(m.accuracy, false, 0, 100)};
+  draw_panel(s, loss, m.loss, "Training loss", "step", "loss", "#1f77b4", "running loss", true);
+  Panel acc{580, 70, 390, 300, range_of(m.accuracy, true, 0, 1, 1.0), range_of(m.accuracy, false, 0, 100)};
   if (acc.ax.lo < 0) acc.ax.lo = 0;
   acc.ay.lo = std::max(0.0, acc.ay.lo);
   acc.ay.hi = std::min(100.0, acc.ay.hi);
   if (!(acc.ay.hi > acc.ay.lo)) acc.ay = {0, 100, 20};
-  draw_panel(s, acc, m.accuracy, "Test accuracy", "epoch", "accuracy (%)", "#d62728", "test accuracy");
+  draw_panel(s, acc, m.accuracy, "Test accuracy", "epoch", "accuracy (%)", "#d62728", "test accuracy", false);
   s << "</svg>\n";
   return s.str();
 }

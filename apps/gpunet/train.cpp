@@ -250,6 +250,7 @@ int run_train(const TrainOptions& o) {
   }
   if (!weights_finite())
     throw InputError("the weights are not finite after training (the loss diverged); try a smaller --lr");
+  if (!opt.checkpoint.empty() && stop) save_state(opt.checkpoint);  // stopped by --max-steps mid-epoch
 
   if (!o.quiet) std::printf("Finished Training\n");
   if (!o.quiet)

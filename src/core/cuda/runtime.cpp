@@ -23,7 +23,7 @@ std::string describe(cudaError_t err) {
   const std::string what = gpunet::detail::cat(cudaGetErrorName(err), ": ", cudaGetErrorString(err));
   switch (err) {
     case cudaErrorNoDevice: return "no CUDA device (" + what + ")";
-    case cudaErrorInsufficientDriver: return "no usable CUDA driver (" + what + ")";
+    case cudaErrorInsufficientDriver: return "no usable CUDA driver (none installed, or older than this CUDA runtime; " + what + ")";
     default: return "CUDA is not usable here (" + what + ")";
   }
 }

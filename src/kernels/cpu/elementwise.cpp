@@ -1,0 +1,149 @@
+// Elementwise and reduction kernels on the CPU: plain loops over contiguous memory.
+#include "kernels/elementwise.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "gpunet/dtype.h"
+#include "gpunet/error.h"
+
+namespace gpunet::kernels::cpu {
+
+template <typename T>
+void binary(BinaryOp op, int64_t n, const T* a, const T* b, bool b_scalar, T* out) {
+  const int64_t bstep = b_scalar ? 0 : 1;
+  switch (op) {
+    case BinaryOp::Add:
+      for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i * bstep];
+      break;
+    case BinaryOp::Sub:
+      for (int64_t i = 0; i < n; ++i) out[i] = a[i] - b[i * bstep];
+      break;
+    case BinaryOp::Mul:
+      for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i * bstep];
+      break;
+  }
+}
+
+template <typename T>
+void affine(int64_t n, const T* a, T alpha, T beta, T* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = alpha * a[i] + beta;
+}
+
+template <typename T>
+void axpy(int64_t n, T alpha, const T* x, T* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+template <typename T>
+void fill(int64_t n, T value, T* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = value;
+}
+
+template <typename T>
+void sum(int64_t n, const T* x, T* out) {
+  double acc = 0.0;
+  for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(x[i]);
+  out[0] = static_cast<T>(acc);
+}
+
+template <typename T>
+void relu_forward(int64_t n, const T* x, T* out) {
+  // NaN propagates (as torch.relu): NaN > 0 is false, so test "x < 0" instead.
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] < T(0) ? T(0) : x[i];
+}
+
+template <typename T>
+void relu_backward(int64_t n, const T* out, const T* dout, T* dx) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = out[i] > T(0) ? dout[i] : T(0);
+}
+
+template <typename T>
+void broadcast_scalar(int64_t n, const T* dscalar, T scale, T* out) {
+  const T v = dscalar[0] * scale;
+  for (int64_t i = 0; i < n; ++i) out[i] = v;
+}
+
+template <typename T>
+void argmax_rows(int64_t rows, int64_t cols, const T* x, int64_t* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = x + r * cols;
+    int64_t best = 0;
+    // First maximum wins; a NaN counts as the maximum (torch.argmax).
+    for (int64_t c = 1; c < cols; ++c) {
+      if (std::isnan(row[best])) break;
+      if (row[c] > row[best] || std::isnan(row[c])) best = c;
+    }
+    out[r] = best;
+  }
+}
+
+void eq_i64(int64_t n, const int64_t* a, const int64_t* b, int64_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] == b[i] ? 1 : 0;
+}
+
+namespace {
+template <typename S, typename D>
+void convert_loop(int64_t n, const void* src, void* dst) {
+  const S* s = static_cast<const S*>(src);
+  D* d = static_cast<D*>(dst);
+  for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
+}
+
+template <typename S>
+void convert_from(int64_t n, const void* src, DType dst_dtype, void* dst) {
+  switch (dst_dtype) {
+    case DType::Float32: return convert_loop<S, float>(n, src, dst);
+    case DType::Float64: return convert_loop<S, double>(n, src, dst);
+    case DType::Int64: return convert_loop<S, int64_t>(n, src, dst);
+    case DType::Int32: return convert_loop<S, int32_t>(n, src, dst);
+    case DType::UInt8: return convert_loop<S, uint8_t>(n, src, dst);
+  }
+  throw Error(detail::cat("convert: unknown destination dtype id ", static_cast<int>(dst_dtype)));
+}
+}  // namespace
+
+void convert(int64_t n, int src_dtype, const void* src, int dst_dtype, void* dst) {
+  const auto sd = static_cast<DType>(src_dtype);
+  const auto dd = static_cast<DType>(dst_dtype);
+  if (sd == dd) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * dtype_size(sd));
+    return;
+  }
+  switch (sd) {
+    case DType::Float32: return convert_from<float>(n, src, dd, dst);
+    case DType::Float64: return convert_from<double>(n, src, dd, dst);
+    case DType::Int64: return convert_from<int64_t>(n, src, dd, dst);
+    case DType::Int32: return convert_from<int32_t>(n, src, dd, dst);
+    case DType::UInt8: return convert_from<uint8_t>(n, src, dd, dst);
+  }
+  throw Error(detail::cat("convert: unknown source dtype id ", src_dtype));
+}
+
+template <typename T>
+bool all_finite(int64_t n, const T* x) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) return false;
+  return true;
+}
+
+#define GPUNET_INSTANTIATE(T)                                                   \
+  template void binary<T>(BinaryOp, int64_t, const T*, const T*, bool, T*);    \
+  template void affine<T>(int64_t, const T*, T, T, T*);                        \
+  template void axpy<T>(int64_t, T, const T*, T*);                             \
+  template void fill<T>(int64_t, T, T*);                                       \
+  template void sum<T>(int64_t, const T*, T*);                                 \
+  template void relu_forward<T>(int64_t, const T*, T*);                        \
+  template void relu_backward<T>(int64_t, const T*, const T*, T*);             \
+  template void broadcast_scalar<T>(int64_t, const T*, T, T*);                 \
+  template void argmax_rows<T>(int64_t, int64_t, const T*, int64_t*);          \
+  template bool all_finite<T>(int64_t, const T*);
+GPUNET_INSTANTIATE(float)
+GPUNET_INSTANTIATE(double)
+#undef GPUNET_INSTANTIATE
+// fill also serves Tensor::fill_ on integer tensors.
+template void fill<int64_t>(int64_t, int64_t, int64_t*);
+template void fill<int32_t>(int64_t, int32_t, int32_t*);
+template void fill<uint8_t>(int64_t, uint8_t, uint8_t*);
+
+}  // namespace gpunet::kernels::cpu

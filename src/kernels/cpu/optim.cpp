@@ -1,0 +1,59 @@
+// Optimizer updates on the CPU, elementwise, in PyTorch's exact operation order
+// (torch.optim.SGD / Adam / AdamW, single-tensor path, float32 arithmetic).
+#include <cmath>
+
+#include "kernels/optim.h"
+
+namespace gpunet::kernels::cpu {
+
+template <typename T>
+void sgd_step(int64_t n, const SgdParams& h, T* param, const T* grad, T* momentum_buf) {
+  const T lr = h.lr, mom = h.momentum, wd = h.weight_decay;
+  const T one_minus_damp = static_cast<T>(1.0 - static_cast<double>(h.dampening));
+  for (int64_t i = 0; i < n; ++i) {
+    T d = grad[i];
+    if (h.weight_decay != 0) d = d + wd * param[i];  // d_p = d_p.add(param, alpha=wd)
+    if (h.momentum != 0) {
+      T buf;
+      if (h.first_step) buf = d;                         // buf = clone(d_p)
+      else buf = momentum_buf[i] * mom + one_minus_damp * d;  // buf.mul_(m).add_(d_p, alpha=1-damp)
+      momentum_buf[i] = buf;
+      d = h.nesterov ? d + mom * buf : buf;              // d_p.add(buf, alpha=momentum) or buf
+    }
+    param[i] = param[i] + (-lr) * d;                     // param.add_(d_p, alpha=-lr)
+  }
+}
+
+template <typename T>
+void adam_step(int64_t n, const AdamParams& h, T* param, const T* grad, T* exp_avg, T* exp_avg_sq) {
+  const T wd = h.weight_decay, b2 = h.beta2, eps = h.eps;
+  const T decay = static_cast<T>(1.0 - static_cast<double>(h.lr) * h.weight_decay);  // AdamW: 1 - lr*wd
+  const T lerp_w = static_cast<T>(1.0 - static_cast<double>(h.beta1));                 // 1 - beta1
+  const T one_minus_b2 = static_cast<T>(1.0 - static_cast<double>(h.beta2));
+  const T step_size = static_cast<T>(static_cast<double>(h.lr) / h.bias_correction1);  // lr / bc1
+  const T bc2_sqrt = static_cast<T>(std::sqrt(static_cast<double>(h.bias_correction2)));
+  for (int64_t i = 0; i < n; ++i) {
+    T g = grad[i];
+    if (h.weight_decay != 0) {
+      if (h.decoupled) param[i] = param[i] * decay;  // param.mul_(1 - lr*wd)
+      else g = g + wd * param[i];                    // grad = grad.add(param, alpha=wd)
+    }
+    // exp_avg.lerp_(grad, 1-beta1), with PyTorch's lerp formula for weight < 0.5.
+    const T m = exp_avg[i];
+    const T m_new = lerp_w < T(0.5) ? m + lerp_w * (g - m) : g - (g - m) * (T(1) - lerp_w);
+    exp_avg[i] = m_new;
+    // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1-beta2)
+    const T v_new = exp_avg_sq[i] * b2 + one_minus_b2 * g * g;
+    exp_avg_sq[i] = v_new;
+    // denom = (exp_avg_sq.sqrt() / sqrt(bc2)).add_(eps); param.addcdiv_(exp_avg, denom, value=-step_size)
+    const T denom = std::sqrt(v_new) / bc2_sqrt + eps;
+    param[i] = param[i] + (-step_size) * m_new / denom;
+  }
+}
+
+template void sgd_step<float>(int64_t, const SgdParams&, float*, const float*, float*);
+template void sgd_step<double>(int64_t, const SgdParams&, double*, const double*, double*);
+template void adam_step<float>(int64_t, const AdamParams&, float*, const float*, float*, float*);
+template void adam_step<double>(int64_t, const AdamParams&, double*, const double*, double*, double*);
+
+}  // namespace gpunet::kernels::cpu

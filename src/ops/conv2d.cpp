@@ -1,0 +1,106 @@
+// Front end of conv2d: checks, output allocation, device switch, backward node.
+#include "kernels/conv2d.h"
+#include "ops/common.h"
+
+namespace gpunet::ops {
+namespace {
+
+void conv2d_backward_dispatch(const kernels::Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& dout,
+                              float* dx, float* dw, float* db) {
+  const Device dev = x.device();
+  if (dev.is_cpu()) {
+    kernels::cpu::conv2d_backward<float>(s, x.data<float>(), w.data<float>(), dout.data<float>(), dx, dw, db);
+  } else {
+#if GPUNET_HAVE_CUDA
+    detail::use_device(dev);
+    kernels::cuda::conv2d_backward(s, x.data<float>(), w.data<float>(), dout.data<float>(), dx, dw, db);
+#else
+    detail::no_cuda("conv2d", dev);
+#endif
+  }
+}
+
+struct Conv2dNode : autograd::Node {
+  kernels::Conv2dShape s{};
+  Tensor x, w;  // saved inputs (contiguous)
+  bool has_bias = false;
+  const char* name() const override { return "conv2d"; }
+  std::vector<Tensor> apply(const Tensor& g_in) override {
+    GPUNET_CHECK(x.defined(), "conv2d: backward after the saved tensors were released");
+    const Tensor g = g_in.contiguous();
+    const Device dev = x.device();
+    Tensor dx, dw, db;
+    if (inputs[0]) dx = Tensor::empty(x.shape(), DType::Float32, dev);
+    if (inputs[1]) dw = Tensor::empty(w.shape(), DType::Float32, dev);
+    if (has_bias && inputs[2]) db = Tensor::empty({s.OC}, DType::Float32, dev);
+    auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
+    conv2d_backward_dispatch(s, x, w, g, ptr(dx), ptr(dw), ptr(db));
+    return {dx, dw, db};
+  }
+  void release() override { x = w = Tensor(); }
+};
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int stride, int padding) {
+  const char* op = "conv2d";
+  detail::check_float32(op, "input", x_in);
+  detail::check_float32(op, "weight", w_in);
+  detail::check_dim(op, "input", x_in, 4, "NCHW");
+  detail::check_dim(op, "weight", w_in, 4, "(OC, IC, KH, KW)");
+  check_same_device(op, x_in, w_in);
+  GPUNET_CHECK(x_in.shape()[1] == w_in.shape()[1], op, ": input has ", x_in.shape()[1],
+               " channels but the weight expects ", w_in.shape()[1], " (input ", shape_str(x_in.shape()),
+               ", weight ", shape_str(w_in.shape()), ")");
+  if (b_in.defined()) {
+    detail::check_float32(op, "bias", b_in);
+    check_same_device(op, x_in, b_in);
+    GPUNET_CHECK(b_in.dim() == 1 && b_in.shape()[0] == w_in.shape()[0], op, ": expected a bias of shape [",
+                 w_in.shape()[0], "], got ", shape_str(b_in.shape()));
+  }
+  GPUNET_CHECK(stride >= 1, op, ": stride must be >= 1, got ", stride);
+  GPUNET_CHECK(padding >= 0, op, ": padding must be >= 0, got ", padding);
+
+  kernels::Conv2dShape s{};
+  s.N = detail::to_int(op, x_in.shape()[0]);
+  s.IC = detail::to_int(op, x_in.shape()[1]);
+  s.H = detail::to_int(op, x_in.shape()[2]);
+  s.W = detail::to_int(op, x_in.shape()[3]);
+  s.OC = detail::to_int(op, w_in.shape()[0]);
+  s.KH = detail::to_int(op, w_in.shape()[2]);
+  s.KW = detail::to_int(op, w_in.shape()[3]);
+  s.stride = stride;
+  s.pad = padding;
+  GPUNET_CHECK(s.H + 2 * padding >= s.KH && s.W + 2 * padding >= s.KW, op, ": kernel ", s.KH, "x", s.KW,
+               " is larger than the padded input ", s.H + 2 * padding, "x", s.W + 2 * padding, " (input ",
+               shape_str(x_in.shape()), ")");
+  s.OH = (s.H + 2 * padding - s.KH) / stride + 1;
+  s.OW = (s.W + 2 * padding - s.KW) / stride + 1;
+
+  const Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  const Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
+  Tensor out = Tensor::empty({s.N, s.OC, s.OH, s.OW}, DType::Float32, x.device());
+  const Device dev = x.device();
+  const float* bp = b.defined() ? b.data<float>() : nullptr;
+  if (dev.is_cpu()) {
+    kernels::cpu::conv2d_forward<float>(s, x.data<float>(), w.data<float>(), bp, out.data<float>());
+  } else {
+#if GPUNET_HAVE_CUDA
+    detail::use_device(dev);
+    kernels::cuda::conv2d_forward(s, x.data<float>(), w.data<float>(), bp, out.data<float>());
+#else
+    detail::no_cuda(op, dev);
+#endif
+  }
+  if (autograd::needs_grad({&x_in, &w_in, &b_in})) {
+    auto node = std::make_shared<Conv2dNode>();
+    node->s = s;
+    node->x = x.detach();
+    node->w = w.detach();
+    node->has_bias = b.defined();
+    autograd::record(out, node, {&x_in, &w_in, &b_in});
+  }
+  return out;
+}
+
+}  // namespace gpunet::ops

@@ -1,0 +1,89 @@
+// Front end of linear: out = x·Wᵀ + b.
+#include "kernels/linear.h"
+#include "ops/common.h"
+
+namespace gpunet::ops {
+namespace {
+
+struct LinearNode : autograd::Node {
+  int N = 0, IN = 0, OUT = 0;
+  Tensor x, w;  // saved inputs (contiguous)
+  bool has_bias = false;
+  const char* name() const override { return "linear"; }
+  std::vector<Tensor> apply(const Tensor& g_in) override {
+    GPUNET_CHECK(x.defined(), "linear: backward after the saved tensors were released");
+    const Tensor g = g_in.contiguous();
+    const Device dev = x.device();
+    Tensor dx, dw, db;
+    if (inputs[0]) dx = Tensor::empty(x.shape(), DType::Float32, dev);
+    if (inputs[1]) dw = Tensor::empty(w.shape(), DType::Float32, dev);
+    if (has_bias && inputs[2]) db = Tensor::empty({OUT}, DType::Float32, dev);
+    auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
+    if (dev.is_cpu()) {
+      kernels::cpu::linear_backward<float>(N, IN, OUT, x.data<float>(), w.data<float>(), g.data<float>(), ptr(dx),
+                                           ptr(dw), ptr(db));
+    } else {
+#if GPUNET_HAVE_CUDA
+      detail::use_device(dev);
+      kernels::cuda::linear_backward(N, IN, OUT, x.data<float>(), w.data<float>(), g.data<float>(), ptr(dx), ptr(dw),
+                                     ptr(db));
+#else
+      detail::no_cuda("linear", dev);
+#endif
+    }
+    return {dx, dw, db};
+  }
+  void release() override { x = w = Tensor(); }
+};
+
+}  // namespace
+
+Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
+  const char* op = "linear";
+  detail::check_float32(op, "input", x_in);
+  detail::check_float32(op, "weight", w_in);
+  detail::check_dim(op, "input", x_in, 2, "(N, in)");
+  detail::check_dim(op, "weight", w_in, 2, "(out, in)");
+  check_same_device(op, x_in, w_in);
+  GPUNET_CHECK(x_in.shape()[1] == w_in.shape()[1], op, ": input has ", x_in.shape()[1],
+               " features but the weight expects ", w_in.shape()[1], " (input ", shape_str(x_in.shape()),
+               ", weight ", shape_str(w_in.shape()), ")");
+  if (b_in.defined()) {
+    detail::check_float32(op, "bias", b_in);
+    check_same_device(op, x_in, b_in);
+    GPUNET_CHECK(b_in.dim() == 1 && b_in.shape()[0] == w_in.shape()[0], op, ": expected a bias of shape [",
+                 w_in.shape()[0], "], got ", shape_str(b_in.shape()));
+  }
+  const int N = detail::to_int(op, x_in.shape()[0]);
+  const int IN = detail::to_int(op, x_in.shape()[1]);
+  const int OUT = detail::to_int(op, w_in.shape()[0]);
+
+  const Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  const Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
+  const Device dev = x.device();
+  Tensor out = Tensor::empty({N, OUT}, DType::Float32, dev);
+  const float* bp = b.defined() ? b.data<float>() : nullptr;
+  if (dev.is_cpu()) {
+    kernels::cpu::linear_forward<float>(N, IN, OUT, x.data<float>(), w.data<float>(), bp, out.data<float>());
+  } else {
+#if GPUNET_HAVE_CUDA
+    detail::use_device(dev);
+    kernels::cuda::linear_forward(N, IN, OUT, x.data<float>(), w.data<float>(), bp, out.data<float>());
+#else
+    detail::no_cuda(op, dev);
+#endif
+  }
+  if (autograd::needs_grad({&x_in, &w_in, &b_in})) {
+    auto node = std::make_shared<LinearNode>();
+    node->N = N;
+    node->IN = IN;
+    node->OUT = OUT;
+    node->x = x.detach();
+    node->w = w.detach();
+    node->has_bias = b.defined();
+    autograd::record(out, node, {&x_in, &w_in, &b_in});
+  }
+  return out;
+}
+
+}  // namespace gpunet::ops

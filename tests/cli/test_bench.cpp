@@ -1,0 +1,74 @@
+// `gpunet bench`: a short run on the embedded sample gives one JSON line per batch size with
+// every documented key and sane values; bad flags are exit 2.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_run.h"
+
+using gpunet::clitest::RunResult;
+using gpunet::clitest::run_cli;
+using gpunet::clitest::sh_quote;
+
+namespace {
+
+const std::string kSample = std::string(GPUNET_SOURCE_DIR) + "/data/cifar10-sample";
+
+TEST(Bench, JsonLinePerConfiguration) {
+  RunResult r = run_cli("bench --steps 3 --warmup 1 --repeats 3 --batch-sizes 4 --json --device cpu --threads 1 --data " +
+                        sh_quote(kSample));
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto lines = RunResult::lines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out;
+  const auto j = nlohmann::json::parse(lines[0]);
+  for (const char* key : {"device", "batch_size", "images_per_second", "ms_per_step", "steps", "repeats", "threads",
+                          "peak_host_bytes", "peak_device_bytes", "data_path"})
+    EXPECT_TRUE(j.contains(key)) << key << " missing in " << lines[0];
+  EXPECT_EQ(j.at("device"), "cpu");
+  EXPECT_EQ(j.at("batch_size"), 4);
+  EXPECT_EQ(j.at("steps"), 3);
+  EXPECT_EQ(j.at("repeats"), 3);
+  EXPECT_EQ(j.at("threads"), 1);
+  EXPECT_EQ(j.at("data_path"), "host");
+  EXPECT_EQ(j.at("peak_device_bytes"), 0);
+  EXPECT_GT(j.at("peak_host_bytes").get<double>(), 0.0);
+  const double ips = j.at("images_per_second"), ms = j.at("ms_per_step");
+  ASSERT_GT(ips, 0.0);
+  ASSERT_GT(ms, 0.0);
+  // With an odd number of repeats both medians come from the same repeat: ips * ms/1000 = batch
+  // (up to the rounding of the printed values, 1e-3 relative).
+  EXPECT_NEAR(ips * ms / 1000.0, 4.0, 4e-3) << "ips=" << ips << " ms=" << ms;
+}
+
+TEST(Bench, TwoBatchSizesTwoLines) {
+  RunResult r = run_cli("bench --steps 2 --warmup 0 --repeats 1 --batch-sizes 4,16 --json --device cpu --data " +
+                        sh_quote(kSample));
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto lines = RunResult::lines(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(lines[0]).at("batch_size"), 4);
+  EXPECT_EQ(nlohmann::json::parse(lines[1]).at("batch_size"), 16);
+}
+
+TEST(Bench, TableByDefault) {
+  RunResult r = run_cli("bench --steps 2 --warmup 0 --repeats 1 --batch-sizes 8 --device cpu --data " + sh_quote(kSample));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("images/s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ms/step"), std::string::npos) << r.out;
+}
+
+TEST(Bench, BadFlagsAreExit2) {
+  const std::string data = " --device cpu --data " + sh_quote(kSample);
+  for (const std::string& flags : {std::string("--batch-sizes 4,x"), std::string("--batch-sizes 0"),
+                                   std::string("--batch-sizes 100000"), std::string("--steps 0"),
+                                   std::string("--cuda-graph sometimes")}) {
+    RunResult r = run_cli("bench --steps 1 --repeats 1 " + flags + data);
+    EXPECT_EQ(r.code, 2) << flags << ": " << r.err;
+    EXPECT_EQ(RunResult::lines(r.err).size(), 1u) << flags << ": " << r.err;
+  }
+  RunResult r = run_cli("bench --steps 1 --data " + sh_quote("/nonexistent/cifar"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("/nonexistent/cifar"), std::string::npos) << r.err;
+}
+
+}  // namespace

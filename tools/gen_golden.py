@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Writes the PyTorch fixtures for the op tests: tests/golden/ops_*.json.
+
+Each file holds {"torch_version", "generator", "seed", "cases": {name: {...}}}; a tensor is
+{"shape": [...], "data": [...]} (row-major, float32 values printed exactly). The fixtures are
+committed: CI has no torch. Regenerate with
+    python3 tools/gen_golden.py            # writes tests/golden/ops_*.json
+Everything runs on the CPU in float32 (float64 only where noted), with fixed seeds.
+"""
+import json
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden")
+SEED = 1234
+
+
+def t2j(t):
+    t = t.detach().contiguous()
+    if t.dtype in (torch.int64, torch.int32):
+        data = [int(v) for v in t.flatten().tolist()]
+    else:
+        data = [float(v) for v in t.to(torch.float32).flatten().tolist()]
+    return {"shape": list(t.shape), "data": data}
+
+
+def write(name, cases):
+    doc = {
+        "torch_version": torch.__version__,
+        "generator": "tools/gen_golden.py",
+        "seed": SEED,
+        "cases": cases,
+    }
+    path = os.path.join(OUT_DIR, name)
+    with open(path, "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {os.path.normpath(path)} ({len(cases)} cases)")
+
+
+def leaf(t):
+    return t.clone().requires_grad_(True)
+
+
+def conv2d_cases(g):
+    cases = {}
+    for stride, pad, bias in [(1, 0, True), (1, 1, False), (2, 1, True), (2, 0, False)]:
+        x = leaf(torch.randn(2, 3, 7, 7, generator=g))
+        w = leaf(torch.randn(4, 3, 3, 3, generator=g) * 0.3)
+        b = leaf(torch.randn(4, generator=g)) if bias else None
+        out = F.conv2d(x, w, b, stride=stride, padding=pad)
+        dout = torch.randn(out.shape, generator=g)
+        out.backward(dout)
+        c = {"stride": stride, "padding": pad, "x": t2j(x), "w": t2j(w), "out": t2j(out), "dout": t2j(dout),
+             "dx": t2j(x.grad), "dw": t2j(w.grad)}
+        if bias:
+            c["b"] = t2j(b)
+            c["db"] = t2j(b.grad)
+        cases[f"s{stride}_p{pad}_{'bias' if bias else 'nobias'}"] = c
+    return cases
+
+
+def max_pool2d_cases(g):
+    cases = {}
+    for k, s, shape in [(2, 2, (2, 3, 8, 8)), (3, 2, (2, 2, 9, 9)), (2, 2, (1, 2, 7, 5))]:
+        x = leaf(torch.randn(*shape, generator=g))  # continuous values: no ties
+        out = F.max_pool2d(x, k, s)
+        dout = torch.randn(out.shape, generator=g)
+        out.backward(dout)
+        cases[f"k{k}_s{s}_{shape[2]}x{shape[3]}"] = {"kernel": k, "stride": s, "x": t2j(x), "out": t2j(out),
+                                                      "dout": t2j(dout), "dx": t2j(x.grad)}
+    return cases
+
+
+def linear_cases(g):
+    cases = {}
+    for bias in (True, False):
+        x = leaf(torch.randn(5, 7, generator=g))
+        w = leaf(torch.randn(3, 7, generator=g) * 0.4)
+        b = leaf(torch.randn(3, generator=g)) if bias else None
+        out = F.linear(x, w, b)
+        dout = torch.randn(out.shape, generator=g)
+        out.backward(dout)
+        c = {"x": t2j(x), "w": t2j(w), "out": t2j(out), "dout": t2j(dout), "dx": t2j(x.grad), "dw": t2j(w.grad)}
+        if bias:
+            c["b"] = t2j(b)
+            c["db"] = t2j(b.grad)
+        cases["bias" if bias else "nobias"] = c
+    return cases
+
+
+def activation_cases(g):
+    cases = {}
+    x = leaf(torch.randn(4, 6, generator=g))
+    out = F.relu(x)
+    dout = torch.randn(out.shape, generator=g)
+    out.backward(dout)
+    cases["relu"] = {"x": t2j(x), "out": t2j(out), "dout": t2j(dout), "dx": t2j(x.grad)}
+
+    for scale in (1.0, 30.0):
+        x = leaf(torch.randn(4, 10, generator=g) * scale)
+        out = F.log_softmax(x, dim=1)
+        dout = torch.randn(out.shape, generator=g)
+        out.backward(dout)
+        cases[f"log_softmax_x{int(scale)}"] = {"x": t2j(x), "out": t2j(out), "dout": t2j(dout), "dx": t2j(x.grad),
+                                                "softmax": t2j(F.softmax(x.detach(), dim=1))}
+
+    x = torch.randn(5, 10, generator=g)
+    x[2, 3] = 5.0
+    x[2, 7] = 5.0  # a tie: the first index wins
+    cases["argmax"] = {"x": t2j(x), "out": t2j(torch.argmax(x, dim=1))}
+    return cases
+
+
+def loss_cases(g):
+    cases = {}
+    for scale in (1.0, 20.0):
+        logits = leaf(torch.randn(6, 10, generator=g) * scale)
+        target = torch.randint(0, 10, (6,), generator=g)
+        loss = F.cross_entropy(logits, target)
+        loss.backward()
+        logp = leaf(F.log_softmax(logits.detach(), dim=1))
+        nll = F.nll_loss(logp, target)
+        nll.backward(torch.tensor(2.0))  # a non-unit upstream gradient
+        cases[f"x{int(scale)}"] = {"logits": t2j(logits), "target": t2j(target), "loss": t2j(loss),
+                                   "dlogits": t2j(logits.grad), "logp": t2j(logp), "nll": t2j(nll),
+                                   "dlogp_x2": t2j(logp.grad)}
+    return cases
+
+
+def run_optimizer(make_opt, p0, grads):
+    p = p0.clone().requires_grad_(True)
+    opt = make_opt([p])
+    history = []
+    for gr in grads:
+        opt.zero_grad()
+        p.grad = gr.clone()
+        opt.step()
+        history.append(t2j(p))
+    return history
+
+
+def optim_cases(g):
+    n, steps = 12, 4
+    p0 = torch.randn(n, generator=g)
+    grads = [torch.randn(n, generator=g) for _ in range(steps)]
+    cases = {"p0": t2j(p0), "grads": [t2j(x) for x in grads], "sgd": [], "adam": []}
+    sgd_configs = [
+        dict(lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False),
+        dict(lr=0.001, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False),  # the seed's SGD
+        dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01, nesterov=False),
+        dict(lr=0.05, momentum=0.8, dampening=0.0, weight_decay=0.001, nesterov=True),
+        dict(lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.05, nesterov=False),
+    ]
+    for cfg in sgd_configs:
+        hist = run_optimizer(lambda ps: torch.optim.SGD(ps, foreach=False, **cfg), p0, grads)
+        cases["sgd"].append({"config": cfg, "params": hist})
+    adam_configs = [
+        dict(kind="adam", lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0),
+        dict(kind="adam", lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+        dict(kind="adamw", lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01),
+        dict(kind="adamw", lr=0.003, betas=(0.85, 0.95), eps=1e-7, weight_decay=0.0),
+    ]
+    for cfg in adam_configs:
+        kw = {k: v for k, v in cfg.items() if k != "kind"}
+        cls = torch.optim.AdamW if cfg["kind"] == "adamw" else torch.optim.Adam
+        hist = run_optimizer(lambda ps: cls(ps, foreach=False, **kw), p0, grads)
+        cases["adam"].append({"config": {**cfg, "beta1": cfg["betas"][0], "beta2": cfg["betas"][1]}, "params": hist})
+    return cases
+
+
+def main():
+    os.makedirs(OUT_DIR, exist_ok=True)
+    torch.set_num_threads(1)
+    gens = {}
+
+    def gen(name):
+        g = torch.Generator().manual_seed(SEED + len(gens))
+        gens[name] = g
+        return g
+
+    write("ops_conv2d.json", conv2d_cases(gen("conv2d")))
+    write("ops_max_pool2d.json", max_pool2d_cases(gen("max_pool2d")))
+    write("ops_linear.json", linear_cases(gen("linear")))
+    write("ops_activations.json", activation_cases(gen("activations")))
+    write("ops_loss.json", loss_cases(gen("loss")))
+    write("ops_optim.json", {"optim": optim_cases(gen("optim"))})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
