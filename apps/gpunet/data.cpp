@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -57,8 +58,12 @@ void run_download(const DownloadArgs& a) {
   } else if (md5.size() != 32 || !std::all_of(md5.begin(), md5.end(), [](unsigned char c) { return std::isxdigit(c); })) {
     throw InputError("--md5 " + a.md5 + ": expected 32 hex digits (or 'none' to skip the check)");
   }
-  std::fprintf(stderr, "downloading %s into %s/%s%s\n", a.url.c_str(), a.dir.c_str(), data::kCifar10Folder,
-               md5.empty() ? " (no MD5 check)" : "");
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::path(a.dir) / data::kCifar10Folder, ec))
+    std::fprintf(stderr, "%s/%s is already there: verifying it, nothing to download\n", a.dir.c_str(), data::kCifar10Folder);
+  else
+    std::fprintf(stderr, "downloading %s into %s/%s%s\n", a.url.c_str(), a.dir.c_str(), data::kCifar10Folder,
+                 md5.empty() ? " (no MD5 check)" : "");
   const data::ProgressFn progress = progress_printer();
   data::Cifar10Summary s;
   try {

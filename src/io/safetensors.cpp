@@ -287,6 +287,8 @@ SafetensorsFile read_file(const std::string& path, bool with_tensors) {
     header = nlohmann::json::parse(base + 8, base + 8 + n);
   } catch (const nlohmann::json::parse_error& ex) {
     bad(path, "header is not valid JSON (error at byte " + std::to_string(8 + ex.byte) + ")");
+  } catch (const nlohmann::json::exception&) {  // e.g. out_of_range 406: a number like 1E99999 (found by fuzzing)
+    bad(path, "header is not valid JSON (a number out of range)");
   }
   if (!header.is_object()) bad(path, "header is not a JSON object");
 

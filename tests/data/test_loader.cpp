@@ -53,7 +53,7 @@ Epoch run_epoch(DataLoader& dl) {
   return e;
 }
 
-// Which record a batch row is: the first pixel is ((i % 256) / 255 - .5) / .5 with no augmentation.
+// All labels of an epoch, in batch order.
 std::vector<int64_t> flat_labels(const Epoch& e) {
   std::vector<int64_t> all;
   for (const auto& y : e.y) all.insert(all.end(), y.begin(), y.end());

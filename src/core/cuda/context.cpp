@@ -2,8 +2,10 @@
 // handle bound to it, and a grow-only workspace; plus the error functions of the check macros.
 #include "core/cuda/context.h"
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "core/device_api.h"
@@ -21,6 +23,8 @@ struct DeviceContext {
   cudnnHandle_t cudnn = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  // Outgrown workspaces, kept allocated: a captured CUDA graph may still hold their address.
+  std::vector<std::pair<void*, size_t>> retired;
 };
 
 // Contexts live for the whole process (never destroyed, see allocator.cpp).
@@ -105,13 +109,13 @@ void* workspace(size_t bytes) {
   DeviceContext& c = context(device);
   if (bytes == 0) return c.workspace;
   if (bytes > c.workspace_bytes) {
-    // Returning the old block to the cache is safe: work queued on this device's one
-    // stream that still uses it runs before any later user of the block.
-    if (c.workspace != nullptr) deallocate(c.workspace, c.workspace_bytes, device);
-    c.workspace = nullptr;
-    c.workspace_bytes = 0;
-    c.workspace = allocate(bytes, device);
-    c.workspace_bytes = bytes;
+    // Grow at least twofold, so few blocks are ever outgrown. The old block is not returned
+    // to the cache: a CUDA graph captured earlier may replay kernels that use its address.
+    const size_t grown = std::max(bytes, 2 * c.workspace_bytes);
+    void* fresh = allocate(grown, device);
+    if (c.workspace != nullptr) c.retired.emplace_back(c.workspace, c.workspace_bytes);
+    c.workspace = fresh;
+    c.workspace_bytes = grown;
   }
   return c.workspace;
 }

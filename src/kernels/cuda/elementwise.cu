@@ -4,6 +4,8 @@
 #include "kernels/elementwise.h"
 
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include "gpunet/dtype.h"
 #include "kernels/cuda/common.cuh"
@@ -35,6 +37,19 @@ __global__ void fill_kernel(int64_t n, U value, U* out) {
 
 constexpr int kSumThreads = 256;
 constexpr int kSumMaxBlocks = 1024;
+
+// The partial sums' buffer: one per device, allocated once and kept (never the shared
+// workspace, whose address may change while a captured CUDA graph still refers to it).
+double* sum_partials() {
+  static std::mutex mutex;
+  static auto* buffers = new std::vector<double*>();
+  const int device = ::gpunet::cuda::detail::current_device();
+  std::lock_guard<std::mutex> lock(mutex);
+  if (static_cast<size_t>(device) >= buffers->size()) buffers->resize(device + 1, nullptr);
+  double*& b = (*buffers)[device];
+  if (b == nullptr) b = static_cast<double*>(::gpunet::cuda::detail::allocate(sizeof(double) * kSumMaxBlocks, device));
+  return b;
+}
 
 __global__ void sum_partial_kernel(int64_t n, const float* x, double* partial) {
   double acc = 0.0;
@@ -177,7 +192,7 @@ void fill_bytes(int64_t n, int elem_size, const void* value, void* out) {
 
 void sum(int64_t n, const float* x, float* out) {
   const int nparts = n <= 0 ? 0 : static_cast<int>(std::min<int64_t>((n + kSumThreads - 1) / kSumThreads, kSumMaxBlocks));
-  double* partial = static_cast<double*>(::gpunet::cuda::detail::workspace(sizeof(double) * std::max(nparts, 1)));
+  double* partial = sum_partials();
   if (nparts > 0) {
     sum_partial_kernel<<<nparts, kSumThreads, 0, stream()>>>(n, x, partial);
     GPUNET_KERNEL_CHECK();

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the library, the command and the unit tests with AddressSanitizer + UBSan
+# (GPUNET_SANITIZE=ON, the CPU-only configuration) in build-asan/ and runs the tests there
+# through CTest. Any sanitizer report fails the test that triggers it (halt_on_error).
+# Usage: bash tools/sanitize.sh [extra ctest arguments, e.g. -L io]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${GPUNET_ASAN_BUILD_DIR:-build-asan}
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPUNET_CUDA=OFF -DGPUNET_SANITIZE=ON \
+  -DGPUNET_BENCH=OFF -DGPUNET_TESTS=ON >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:check_initialization_order=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cd "$BUILD"
+ctest --output-on-failure -j"$(nproc)" --timeout 1800 "$@"
