@@ -13,7 +13,6 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--steps", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=0)
     args = ap.parse_args()
 
@@ -31,19 +30,19 @@ def main():
                 sys.exit(f"compare_pytorch.py: {args.results}:{n}: a run gave no images_per_second ({e}): {line[:200]}")
             if r["side"] == "peer":
                 torch_version = r["result"].get("torch", torch_version)
-            runs.setdefault((r["batch"], r["threads"]), {"peer": [], "gpunet": []})[r["side"]].append(ips)
+            runs.setdefault((r["batch"], r["threads"], r.get("steps", 0)), {"peer": [], "gpunet": []})[r["side"]].append(ips)
 
-    print(f"\nDevice {args.device}, {args.steps} steps per run, median of {args.rounds} alternating rounds; "
+    print(f"\nDevice {args.device}, median of {args.rounds} alternating rounds; "
           f"{platform.machine()}, python {platform.python_version()}\n")
     print("| config | torch | PyTorch img/s (median) | gpunet img/s (median) | gpunet / PyTorch | runs PyTorch | runs gpunet |")
     print("|---|---|---:|---:|---:|---|---|")
-    for (batch, threads), sides in sorted(runs.items()):
+    for (batch, threads, steps), sides in sorted(runs.items()):
         p, g = sides["peer"], sides["gpunet"]
         if not p or not g:
             continue
         mp, mg = statistics.median(p), statistics.median(g)
         fmt = lambda v: ", ".join(f"{x:.0f}" for x in v)
-        print(f"| {args.device}, batch {batch}, {threads} thread{'s' if threads != 1 else ''} | {torch_version} | "
+        print(f"| {args.device}, batch {batch}, {threads} thread{'s' if threads != 1 else ''}, {steps} steps | {torch_version} | "
               f"{mp:.1f} | {mg:.1f} | {mg / mp:.2f}x | {fmt(p)} | {fmt(g)} |")
 
 

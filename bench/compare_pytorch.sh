@@ -3,17 +3,19 @@
 # `gpunet bench`, on the same data, device, batch size and thread count, alternating runs for
 # several rounds so that both see the same machine load. Prints a markdown table of medians.
 #
-#   bench/compare_pytorch.sh --data /path/cifar-10-batches-bin --configs 4:1,64
+#   bench/compare_pytorch.sh --data /path/cifar-10-batches-bin --configs 4:1:2000,64:1:500
 #
 # Options (defaults in brackets):
 #   --data DIR        CIFAR-10 binary folder [$GPUNET_DATA, else ./data/cifar-10-batches-bin]
 #   --device D        cpu | cuda:0 [cpu]; on CUDA the peer runs with --data-on-device
-#   --configs LIST    batch[:threads],... [4:1,64]; threads default to all cores (nproc)
-#   --steps N         optimizer steps per run, both sides [1000]
+#   --configs LIST    batch[:threads[:steps]],... [4:1:2000,64:1:500,64]; threads default to all
+#                     cores (nproc), steps to --steps
+#   --steps N         optimizer steps per run, both sides, unless a config says [1000]
 #   --warmup N        gpunet's untimed warmup steps [20] (the peer's timing includes its first steps)
 #   --rounds R        alternating rounds; the median is reported [3]
 #   --peer PATH       the PyTorch program [../shared/peers/pytorch_seed.py relative to the repo]
-#   --gpunet PATH     the gpunet binary [build/bin/gpunet, else the first build*/bin/gpunet]
+#   --gpunet PATH     the gpunet binary [build/bin/gpunet, else the first build*/bin/gpunet that
+#                     is not a sanitizer/debug build]
 #   --python PY       [python3]
 #   --raw FILE        also keep every run's JSON line here
 # Thread counts: gpunet gets --threads N; the peer gets OMP_NUM_THREADS=N and MKL_NUM_THREADS=N,
@@ -25,7 +27,7 @@ repo="$(cd "$here/.." && pwd)"
 
 data="${GPUNET_DATA:-}"
 device=cpu
-configs="4:1,64"
+configs="4:1:2000,64:1:500,64"
 steps=1000
 warmup=20
 rounds=3
@@ -47,7 +49,7 @@ while [[ $# -gt 0 ]]; do
     --gpunet) gpunet="$2"; shift 2 ;;
     --python) python="$2"; shift 2 ;;
     --raw) raw="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -58,7 +60,11 @@ done
   || die "--data $data: no data_batch_1.bin there"
 [[ -f "$peer" ]] || die "--peer $peer: not found"
 if [[ -z "$gpunet" ]]; then
-  for g in "$repo/build/bin/gpunet" "$repo"/build*/bin/gpunet; do [[ -x "$g" ]] && { gpunet="$g"; break; }; done
+  # A Release build: skip sanitizer and debug build folders, whose timings mean nothing.
+  for g in "$repo/build/bin/gpunet" "$repo"/build*/bin/gpunet; do
+    case "$g" in *asan*|*san/*|*sanit*|*debug*|*fuzz*) continue ;; esac
+    [[ -x "$g" ]] && { gpunet="$g"; break; }
+  done
 fi
 [[ -n "$gpunet" && -x "$gpunet" ]] || die "no gpunet binary found; build it or pass --gpunet PATH"
 [[ "$steps" =~ ^[1-9][0-9]*$ && "$rounds" =~ ^[1-9][0-9]*$ && "$warmup" =~ ^[0-9]+$ ]] || die "--steps, --rounds, --warmup: whole numbers"
@@ -72,15 +78,16 @@ trap 'rm -f "$results"' EXIT
 
 echo "gpunet: $gpunet ($("$gpunet" --version 2>/dev/null || echo '?'))" >&2
 echo "peer:   $peer (torch $("$python" -c 'import torch; print(torch.__version__)'))" >&2
-echo "data:   $data, device $device, $steps steps per run, $rounds rounds" >&2
+echo "data:   $data, device $device, $rounds rounds" >&2
 
 IFS=',' read -r -a cfg_list <<< "$configs"
 for round in $(seq 1 "$rounds"); do
   for cfg in "${cfg_list[@]}"; do
-    batch="${cfg%%:*}"
-    threads="$ncpu"
-    [[ "$cfg" == *:* ]] && threads="${cfg#*:}"
-    [[ "$batch" =~ ^[1-9][0-9]*$ && "$threads" =~ ^[1-9][0-9]*$ ]] || die "--configs: '$cfg' is not batch[:threads]"
+    IFS=':' read -r batch threads cfg_steps <<< "$cfg"
+    threads="${threads:-$ncpu}"
+    cfg_steps="${cfg_steps:-$steps}"
+    [[ "$batch" =~ ^[1-9][0-9]*$ && "$threads" =~ ^[1-9][0-9]*$ && "$cfg_steps" =~ ^[1-9][0-9]*$ ]] \
+      || die "--configs: '$cfg' is not batch[:threads[:steps]]"
     # Alternate which side goes first, so neither always runs on a warmer (or hotter) machine.
     order=(peer gpunet)
     (( round % 2 == 0 )) && order=(gpunet peer)
@@ -88,16 +95,16 @@ for round in $(seq 1 "$rounds"); do
       echo "round $round/$rounds  batch $batch  threads $threads  $side ..." >&2
       if [[ "$side" == peer ]]; then
         line="$(OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
-                "$python" "$peer" --data "$data" --device "$device" --batch-size "$batch" --max-steps "$steps" \
+                "$python" "$peer" --data "$data" --device "$device" --batch-size "$batch" --max-steps "$cfg_steps" \
                 --epochs 1000 "${peer_extra[@]}" | tail -n 1)"
       else
-        line="$("$gpunet" bench --json --data "$data" --device "$device" --batch-sizes "$batch" --steps "$steps" \
+        line="$("$gpunet" bench --json --data "$data" --device "$device" --batch-sizes "$batch" --steps "$cfg_steps" \
                 --warmup "$warmup" --repeats 1 --threads "$threads" 2>/dev/null | tail -n 1)"
       fi
-      echo "{\"side\":\"$side\",\"round\":$round,\"batch\":$batch,\"threads\":$threads,\"result\":$line}" >> "$results"
+      echo "{\"side\":\"$side\",\"round\":$round,\"batch\":$batch,\"threads\":$threads,\"steps\":$cfg_steps,\"result\":$line}" >> "$results"
     done
   done
 done
 [[ -n "$raw" ]] && cp "$results" "$raw"
 
-"$python" "$here/compare_pytorch.py" "$results" --device "$device" --steps "$steps" --rounds "$rounds"
+"$python" "$here/compare_pytorch.py" "$results" --device "$device" --rounds "$rounds"

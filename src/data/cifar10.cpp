@@ -108,6 +108,16 @@ Cifar10::Cifar10(const std::string& dir, Split split) : dir_(resolve_cifar10_dir
   h = 32;
   w = 32;
   classes = read_cifar10_meta((fs::path(dir_) / "batches.meta.txt").string());
+  // Reserve the whole split up front: growing the vector file by file would briefly hold
+  // two copies of it (the peak memory of a training run).
+  uint64_t total = 0;
+  for (const auto& f : split_files(split)) {
+    std::error_code ec;
+    const uint64_t b = fs::file_size(fs::path(dir_) / f, ec);
+    if (!ec) total += b / kCifar10RecordBytes;
+  }
+  images.reserve(total * 3 * 32 * 32);
+  labels.reserve(total);
   for (const auto& f : split_files(split)) read_cifar10_file((fs::path(dir_) / f).string(), *this);
 }
 

@@ -162,6 +162,11 @@ std::vector<CheckpointCase> checkpoint_cases() {
          write_text(p, b.substr(0, 8) + std::string(16, '\xff') + b.substr(24));
        },
        "header is not valid JSON"},
+      {"a number out of range in the header", [](const std::string& p) {  // once escaped as a non-InputError (fuzzing)
+         const std::string h = R"({"fc3.bias":{"dtype":"F32","shape":[10],"data_offsets":[0,1E400]}})";
+         write_text(p, le64(h.size()) + h + std::string(40, '\0'));
+       },
+       "header is not valid JSON (a number out of range)"},
       {"not a safetensors file", [](const std::string& p) { write_text(p, "conv1.weight = [[0.1, 0.2]]\n"); },
        "corrupt or huge header"},
       {"wrong dtype", [](const std::string& p) {
@@ -256,6 +261,8 @@ TEST(ReliabilityImage, PredictWithAnUndecodableImageIsOneLineNamingIt) {
       {"truncated.png", png.substr(0, 50)},
       {"zero-width.png", zero_width},
       {"text.jpg", "GIF89a? no: just text\n"},
+      // A DHT segment declaring 510 codes: stb_image 2.27 wrote past its tables (fuzzing, CVE-2021-28021).
+      {"huffman.jpg", std::string("\xff\xd8\xff\xc4\x02\x00\x00\xff\xff", 9)},
   };
   for (const auto& [name, bytes] : images) {
     write_text(d / name, bytes);
