@@ -132,7 +132,8 @@ int run_train(const TrainOptions& o) {
   lo.seed = opt.seed;
   lo.device = device;
   data::DataLoader loader(train_set, lo);
-  TrainStep step(*net, *optimizer);
+  TrainStep step(*net, *optimizer,
+                 opt.cuda_graph == "on" ? GraphMode::On : opt.cuda_graph == "off" ? GraphMode::Off : GraphMode::Auto);
 
   uint64_t start_epoch = 0;
   int64_t steps = 0;

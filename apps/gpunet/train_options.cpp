@@ -29,6 +29,8 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--metrics", o.metrics, "write JSON lines (loss, images/s, test accuracy per epoch) here");
   cmd.add_flag("--quiet", o.quiet, "print only the final accuracy and errors");
   cmd.add_option("--model", o.model, "the network: lenet")->capture_default_str();
+  cmd.add_option("--cuda-graph", o.cuda_graph, "replay the training step as one CUDA graph: auto, on (error when unsupported) or off")
+      ->capture_default_str();
 }
 
 void validate(const TrainOptions& o) {
@@ -45,6 +47,7 @@ void validate(const TrainOptions& o) {
   if (o.log_every < 1) bad("--log-every " + std::to_string(o.log_every) + ": must be at least 1");
   if (o.checkpoint_every < 0) bad("--checkpoint-every " + std::to_string(o.checkpoint_every) + ": must be >= 0");
   if (o.checkpoint_every > 0 && o.checkpoint.empty()) bad("--checkpoint-every needs --checkpoint FILE");
+  if (o.cuda_graph != "auto" && o.cuda_graph != "on" && o.cuda_graph != "off") bad("--cuda-graph " + o.cuda_graph + ": expected auto, on or off");
   if (o.threads < 0 || o.threads > 1024) bad("--threads " + std::to_string(o.threads) + ": must be between 1 and 1024");
 }
 

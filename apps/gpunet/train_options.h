@@ -17,6 +17,7 @@ struct TrainOptions {
   int64_t max_steps = 0, log_every = 2000, checkpoint_every = 0;
   int threads = 0;
   std::string init, save, checkpoint, resume, metrics;
+  std::string cuda_graph = "auto";  // auto, on or off: capture the step as a CUDA graph (GPU only)
 };
 
 void add_train_flags(CLI::App& cmd, TrainOptions& o);

@@ -6,6 +6,7 @@
 ///   for (gpunet::data::Batch b; loader.next(b);) step(b.x, b.y);
 ///   double mean = step.take_running_loss();     // synchronises; resets the sum
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "gpunet/data/dataset.h"
@@ -15,12 +16,37 @@
 
 namespace gpunet {
 
+/// Whether TrainStep captures the step as one CUDA graph and replays it (GPU only; ignored on
+/// the CPU). Off: always eager. Auto: graph when possible, else eager (a failed capture prints
+/// one line on stderr and turns graphs off for this TrainStep). On: like Auto, but an optimizer
+/// that cannot be graphed or a failed capture throws gpunet::Error.
+enum class GraphMode { Off, Auto, On };
+
 class TrainStep {
  public:
-  TrainStep(nn::Module& model, optim::Optimizer& opt);
+  /// With GraphMode Auto or On on a CUDA device the step is captured as one CUDA graph after
+  /// two eager warm-up steps with the same inputs, and replayed from then on; results are
+  /// bit-identical to the eager path. Requirements for a replay (checked every step; a step
+  /// that fails them runs eagerly, which is always correct):
+  ///  - the optimizer is SGD (Adam's bias corrections are per-step host scalars: On throws);
+  ///  - x and y have the same data pointers and shapes as when captured (the loader's reused
+  ///    batch buffers; the last, partial batch of an epoch runs eagerly);
+  ///  - the parameters, gradients, optimizer state and running-loss buffers are the same
+  ///    (otherwise the graph is dropped and captured again after two warm-up steps);
+  ///  - the model is stateless per step: no host-side randomness or counters in forward()
+  ///    (true of the built-in layers; a graph would replay the captured values). Hence the
+  ///    default is Off for library users; the CLI passes Auto.
+  /// Throws gpunet::Error with GraphMode On when the model is on a GPU and the optimizer is not SGD.
+  TrainStep(nn::Module& model, optim::Optimizer& opt, GraphMode graph = GraphMode::Off);
+  ~TrainStep();
+  TrainStep(const TrainStep&) = delete;
+  TrainStep& operator=(const TrainStep&) = delete;
   /// One optimizer step on x (N, C, H, W) float32 and y (N) int64, both on the model's
   /// device. Nothing is copied to the host and nothing waits for the device.
   void operator()(const Tensor& x, const Tensor& y);
+  GraphMode graph_mode() const { return graph_mode_; }
+  /// Steps run as graph replays so far (the capturing step included); 0 on the CPU or with Off.
+  int64_t graph_steps() const { return graph_steps_; }
   /// The mean of the losses added since the last call (NaN when none), and resets the sum.
   /// Synchronises with the device. A NaN or infinite result means the loss diverged.
   double take_running_loss();
@@ -36,6 +62,12 @@ class TrainStep {
   optim::Optimizer& opt_;
   Tensor running_;  // [1] float64 on the model's device
   int64_t count_ = 0;
+  GraphMode graph_mode_ = GraphMode::Off;
+  int64_t graph_steps_ = 0;
+  struct GraphState;  // src/train/step.cpp
+  std::unique_ptr<GraphState> graph_;
+  void eager_step(const Tensor& x, const Tensor& y);
+  bool graph_step(const Tensor& x, const Tensor& y);  // false: not graphed, run eagerly
 };
 
 struct EvalResult {

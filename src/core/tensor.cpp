@@ -222,6 +222,7 @@ Tensor Tensor::to(DType dt) const {
     kernels::cpu::convert(numel(), static_cast<int>(dtype()), src.raw_data(), static_cast<int>(dt), out.raw_data());
   } else {
 #if GPUNET_HAVE_CUDA
+    cuda::detail::set_device(device().index());
     kernels::cuda::convert(numel(), static_cast<int>(dtype()), src.raw_data(), static_cast<int>(dt), out.raw_data());
 #endif
   }
@@ -274,6 +275,7 @@ Tensor& Tensor::fill_(double value) {
     }
   } else {
 #if GPUNET_HAVE_CUDA
+    cuda::detail::set_device(device().index());
     kernels::cuda::fill_bytes(n, static_cast<int>(es), bytes, raw_data());
 #endif
   }

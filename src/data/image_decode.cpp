@@ -26,13 +26,17 @@ namespace gpunet::data {
 namespace {
 
 // stb_image 2.27 (Debian 12's libstb-dev) writes past its Huffman tables when a JPEG's DHT
-// segment declares more than 256 codes (CVE-2021-28021; found by fuzz/fuzz_image.cpp, the
-// 9-byte FF D8 FF C4 02 00 00 FF FF). This walks the markers as stb_image reads them (0 past
-// the end, fill bytes, stuffing, segment lengths; DHT tables while bytes are left) and says
-// whether such a table is there, so the file is refused before stb_image sees it.
+// segment declares more than 256 codes (CVE-2021-28021; found by fuzz/fuzz_image.cpp: the
+// 9 bytes FF D8 FF C4 02 00 00 FF FF, also behind FF FF D8). This walks the markers as
+// stb_image reads them (0 past the end, fill bytes, stuffing, segment lengths; DHT tables
+// while bytes are left) and says whether such a table is there, so that the file is refused
+// before stb_image sees it.
 bool jpeg_has_oversized_huffman_table(std::FILE* f) {
   auto get = [f]() { const int c = std::getc(f); return c == EOF ? 0 : c; };
-  if (get() != 0xFF || get() != 0xD8) return false;  // not a JPEG
+  if (get() != 0xFF) return false;  // stb_image takes FF, any FF fill bytes, D8 as the start
+  int soi = get();
+  while (soi == 0xFF) soi = get();
+  if (soi != 0xD8) return false;  // not a JPEG
   for (;;) {
     int m = std::getc(f);
     if (m == EOF) return false;
@@ -77,6 +81,10 @@ DecodedImage decode_image(const std::string& path, int channels) {
   if (!px)
     throw InputError(detail::cat(path, ": cannot decode the image (", stbi_failure_reason(),
                                  "); expected a PNG, JPEG or BMP file"));
+  // stb_image 2.27 returns a BMP of height 0 as a valid image without pixels (found by fuzzing;
+  // resizing it then crashed `gpunet predict`).
+  if (w <= 0 || h <= 0)
+    throw InputError(detail::cat(path, ": cannot decode the image (it is ", w, "x", h, ": no pixels)"));
   DecodedImage img;
   img.w = w;
   img.h = h;

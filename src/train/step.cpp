@@ -1,20 +1,70 @@
 #include <cmath>
+#include <iostream>
 #include <memory>
 
 #include "gpunet/autograd.h"
+#include "gpunet/config.h"
 #include "gpunet/data/loader.h"
 #include "gpunet/ops.h"
+#include "gpunet/optim/sgd.h"
 #include "gpunet/train.h"
 #include "kernels/loss_sum.h"
+#if GPUNET_HAVE_CUDA
+#include "core/cuda/graph.h"
+#include "core/device_api.h"
+#endif
 
 namespace gpunet {
 
-TrainStep::TrainStep(nn::Module& model, optim::Optimizer& opt) : model_(model), opt_(opt) {
-  running_ = Tensor::zeros({1}, DType::Float64, model.device());
+namespace {
+
+#if GPUNET_HAVE_CUDA
+constexpr int kWarmupSteps = 2;  // eager steps with the same inputs before a capture
+
+// Calls opt.count_replayed_step() when the optimizer has it (a replayed step runs no host code,
+// so the optimizer's step counter must be advanced by hand; see the report on optimizer.h).
+template <typename O>
+void count_replayed_step(O& opt) {
+  if constexpr (requires { opt.count_replayed_step(); }) opt.count_replayed_step();
 }
 
-void TrainStep::operator()(const Tensor& x, const Tensor& y) {
-  if (running_.device() != model_.device()) running_ = Tensor::zeros({1}, DType::Float64, model_.device());
+void push_tensor(std::vector<int64_t>& fp, const Tensor& t) {
+  if (!t.defined()) {
+    fp.push_back(0);
+    return;
+  }
+  fp.push_back(static_cast<int64_t>(reinterpret_cast<intptr_t>(t.raw_data())));
+  fp.push_back(static_cast<int64_t>(t.dtype()));
+  fp.push_back(t.dim());
+  for (int64_t d : t.shape()) fp.push_back(d);
+  for (int64_t s : t.strides()) fp.push_back(s);
+}
+#endif
+
+}  // namespace
+
+// The CUDA-graph bookkeeping of a TrainStep: the inputs seen by the last steps, the warm-up
+// count, and the captured graph (CUDA builds only).
+struct TrainStep::GraphState {
+  bool disabled = false;  // Auto after a failed capture or with an optimizer that cannot be graphed
+  int warm = 0;
+  std::vector<int64_t> batch_fp, state_fp;  // of the warm-up steps, then of the captured step
+#if GPUNET_HAVE_CUDA
+  std::unique_ptr<cuda::detail::Graph> graph;
+#endif
+};
+
+TrainStep::TrainStep(nn::Module& model, optim::Optimizer& opt, GraphMode graph)
+    : model_(model), opt_(opt), graph_mode_(graph), graph_(std::make_unique<GraphState>()) {
+  running_ = Tensor::zeros({1}, DType::Float64, model.device());
+  if (graph_mode_ == GraphMode::On && model.device().is_cuda() && dynamic_cast<optim::SGD*>(&opt) == nullptr)
+    throw Error("TrainStep: CUDA graph mode On needs the SGD optimizer (Adam's per-step bias corrections are host "
+                "values a graph would freeze); use GraphMode Auto or Off (--cuda-graph auto|off)");
+}
+
+TrainStep::~TrainStep() = default;
+
+void TrainStep::eager_step(const Tensor& x, const Tensor& y) {
   opt_.zero_grad();
   Tensor loss = ops::cross_entropy(model_.forward(x), y);
   loss.backward();
@@ -27,7 +77,82 @@ void TrainStep::operator()(const Tensor& x, const Tensor& y) {
     kernels::cuda::add_to_double(loss.data<float>(), running_.data<double>());
 #endif
   }
+}
+
+void TrainStep::operator()(const Tensor& x, const Tensor& y) {
+  if (running_.device() != model_.device()) running_ = Tensor::zeros({1}, DType::Float64, model_.device());
+#if GPUNET_HAVE_CUDA
+  // Kernels run on the current device's stream; not every call on the path sets it (zero_grad's
+  // fill, the optimizer's update, the running-loss add), so set it once here for cuda:N.
+  if (model_.device().is_cuda()) cuda::detail::set_device(model_.device().index());
+#endif
+  if (graph_mode_ == GraphMode::Off || !model_.device().is_cuda() || !graph_step(x, y)) eager_step(x, y);
   ++count_;
+}
+
+bool TrainStep::graph_step(const Tensor& x, const Tensor& y) {
+#if GPUNET_HAVE_CUDA
+  GraphState& g = *graph_;
+  if (g.disabled) return false;
+  if (dynamic_cast<optim::SGD*>(&opt_) == nullptr) {
+    if (graph_mode_ == GraphMode::On)
+      throw Error("TrainStep: CUDA graph mode On needs the SGD optimizer (Adam's per-step bias corrections are "
+                  "host values a graph would freeze); use GraphMode Auto or Off (--cuda-graph auto|off)");
+    g.disabled = true;
+    return false;
+  }
+  // What the captured work depends on beyond its own memory: the batch buffers, and the model's
+  // and optimizer's buffers (gradients are left out: a flat gradient buffer moves only with the
+  // parameters, and per-tensor gradients are recreated inside the graph by zero_grad+backward).
+  std::vector<int64_t> batch_fp, state_fp;
+  push_tensor(batch_fp, x);
+  push_tensor(batch_fp, y);
+  state_fp.push_back(model_.device().index());
+  state_fp.push_back(model_.is_training() ? 1 : 0);
+  state_fp.push_back(autograd::grad_enabled() ? 1 : 0);
+  push_tensor(state_fp, running_);
+  for (const Tensor& p : opt_.params()) push_tensor(state_fp, p);
+  for (const auto& [name, t] : opt_.state_tensors()) push_tensor(state_fp, t);
+
+  if (g.graph) {
+    if (state_fp == g.state_fp) {
+      if (batch_fp != g.batch_fp) return false;  // another batch buffer or shape (the last, partial batch)
+      g.graph->launch();
+      count_replayed_step(opt_);
+      ++graph_steps_;
+      return true;
+    }
+    g.graph.reset();  // the model or optimizer buffers moved: capture again after a warm-up
+  }
+  if (batch_fp != g.batch_fp || state_fp != g.state_fp) {
+    g.batch_fp = std::move(batch_fp);
+    g.state_fp = std::move(state_fp);
+    g.warm = 0;
+  }
+  if (g.warm < kWarmupSteps) {  // fills the allocator's cache, picks cuDNN algorithms, loads kernels
+    ++g.warm;
+    return false;
+  }
+  auto graph = std::make_unique<cuda::detail::Graph>(model_.device().index());
+  try {
+    graph->capture([&] { eager_step(x, y); });
+  } catch (const std::exception& e) {
+    if (graph_mode_ == GraphMode::On)
+      throw Error(detail::cat("TrainStep: capturing the training step as a CUDA graph failed (graph mode On): ", e.what()));
+    std::cerr << "gpunet: capturing the training step as a CUDA graph failed; continuing without graphs (" << e.what()
+              << ")\n";
+    g.disabled = true;
+    return false;
+  }
+  g.graph = std::move(graph);
+  g.graph->launch();  // the capture ran nothing: this performs the step
+  ++graph_steps_;
+  return true;
+#else
+  (void)x;
+  (void)y;
+  return false;
+#endif
 }
 
 double TrainStep::running_sum() const { return running_.item(); }

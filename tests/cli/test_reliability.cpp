@@ -254,15 +254,19 @@ TEST(ReliabilityImage, PredictWithAnUndecodableImageIsOneLineNamingIt) {
   io::save_weights(w, lenet_weights());
   const std::string png = read_text(std::string(GPUNET_SOURCE_DIR) + "/fuzz/corpus/image/rgb_4x3.png");
   ASSERT_GT(png.size(), 60u);
+  std::string zero_height_bmp = bmp32();
+  std::memset(zero_height_bmp.data() + 22, 0, 4);  // biHeight = 0: stb_image 2.27 accepted it, resizing crashed
   std::string zero_width = png;
   std::memset(zero_width.data() + 16, 0, 4);  // IHDR width = 0
   const std::vector<std::pair<std::string, std::string>> images = {
       {"empty.png", ""},
       {"truncated.png", png.substr(0, 50)},
       {"zero-width.png", zero_width},
+      {"zero-height.bmp", zero_height_bmp},
       {"text.jpg", "GIF89a? no: just text\n"},
       // A DHT segment declaring 510 codes: stb_image 2.27 wrote past its tables (fuzzing, CVE-2021-28021).
       {"huffman.jpg", std::string("\xff\xd8\xff\xc4\x02\x00\x00\xff\xff", 9)},
+      {"huffman-fill.jpg", std::string("\xff\xff\xd8\xff\xc4\x02\x00\x00\xff\xff", 10)},  // FF fill before D8
   };
   for (const auto& [name, bytes] : images) {
     write_text(d / name, bytes);

@@ -30,6 +30,8 @@ class Optimizer {
   /// Moves the state to the parameters' device (after Module::to).
   virtual void sync_device() = 0;
   int64_t steps() const { return steps_; }
+  /// Counts a step that ran as a CUDA graph replay (no host code ran to count it).
+  void count_replayed_step() { ++steps_; }
 
  protected:
   explicit Optimizer(std::vector<Tensor> params, nn::Module* module);

@@ -2,7 +2,9 @@
 // by size and are handed out again (best fit, at most twice the size asked for), so a
 // training step does no cudaMalloc/cudaFree once the first step has run. All work runs on
 // the device's one stream, so a block freed on the host may be reused by later work at once:
-// the stream orders the old user's kernels before the new user's.
+// the stream orders the old user's kernels before the new user's. While a CUDA graph is being
+// captured, blocks are marked for it and, once freed, held until the graph is destroyed (see
+// allocator.h): a replay must never write memory that someone else was given meanwhile.
 #include "core/cuda/allocator.h"
 
 #include <cuda_runtime.h>
@@ -12,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -30,7 +33,18 @@ struct Pool {
   std::multimap<size_t, void*> free_blocks;  // block size -> pointer, cached for reuse
   std::unordered_map<void*, size_t> live;    // handed out: pointer -> block size
   memory::Stats stats;
+  // CUDA-graph capture: the open capture (0: none), the captures that may use each marked block,
+  // and the freed marked blocks (pointer -> block size) kept out of free_blocks.
+  unsigned long long capturing = 0, next_capture = 1;
+  std::unordered_map<void*, std::vector<unsigned long long>> marks;
+  std::unordered_map<void*, size_t> held;
+  size_t held_bytes = 0;
 };
+
+void mark(Pool& p, void* ptr, unsigned long long id) {
+  auto& ids = p.marks[ptr];
+  if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+}
 
 // Pools live for the whole process (never destroyed): tensors freed during static
 // destruction still find their pool, and no cudaFree runs after the driver shut down.
@@ -69,7 +83,7 @@ void* system_allocate_locked(Pool& p, size_t size, size_t asked, int device) {
   DeviceGuard guard(device);
   void* ptr = nullptr;
   cudaError_t err = cudaMalloc(&ptr, size);
-  if (err == cudaErrorMemoryAllocation) {
+  if (err == cudaErrorMemoryAllocation && p.capturing == 0) {  // no cudaFree during a capture
     (void)cudaGetLastError();  // clear the (non-sticky) error before retrying
     release_cached_locked(p);
     err = cudaMalloc(&ptr, size);
@@ -112,6 +126,7 @@ void* allocate(size_t bytes, int device) {
     block = size;
   }
   p.live.emplace(ptr, block);
+  if (p.capturing != 0) mark(p, ptr, p.capturing);
   p.stats.in_use += block;
   p.stats.peak = std::max(p.stats.peak, p.stats.in_use);
   return ptr;
@@ -126,7 +141,55 @@ void deallocate(void* ptr, size_t /*bytes*/, int device) {
   const size_t block = it->second;
   p.live.erase(it);
   p.stats.in_use -= block;
-  p.free_blocks.emplace(block, ptr);
+  if (p.capturing != 0) mark(p, ptr, p.capturing);
+  if (p.marks.count(ptr) != 0) {  // a live graph may still write it: hold it
+    p.held.emplace(ptr, block);
+    p.held_bytes += block;
+  } else {
+    p.free_blocks.emplace(block, ptr);
+  }
+}
+
+unsigned long long begin_capture(int device) {
+  Pool& p = pool(device);
+  std::lock_guard<std::mutex> lock(p.mutex);
+  GPUNET_CHECK(p.capturing == 0, "cuda allocator: a CUDA graph capture is already open on cuda:", device);
+  p.capturing = p.next_capture++;
+  return p.capturing;
+}
+
+void end_capture(int device, unsigned long long id) {
+  Pool& p = pool(device);
+  std::lock_guard<std::mutex> lock(p.mutex);
+  if (p.capturing == id) p.capturing = 0;
+}
+
+void release_capture(int device, unsigned long long id) {
+  if (id == 0 || device < 0) return;
+  Pool& p = pool(device);
+  std::lock_guard<std::mutex> lock(p.mutex);
+  if (p.capturing == id) p.capturing = 0;
+  for (auto it = p.marks.begin(); it != p.marks.end();) {
+    auto& ids = it->second;
+    ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+    if (!ids.empty()) {
+      ++it;
+      continue;
+    }
+    auto h = p.held.find(it->first);
+    if (h != p.held.end()) {  // freed and no longer used by any graph: back to the cache
+      p.free_blocks.emplace(h->second, h->first);
+      p.held_bytes -= h->second;
+      p.held.erase(h);
+    }
+    it = p.marks.erase(it);
+  }
+}
+
+size_t held_bytes(int device) {
+  Pool& p = pool(device);
+  std::lock_guard<std::mutex> lock(p.mutex);
+  return p.held_bytes;
 }
 
 memory::Stats memory_stats(int device) {
@@ -144,7 +207,7 @@ void reset_peak(int device) {
 void empty_cache(int device) {
   Pool& p = pool(device);
   std::lock_guard<std::mutex> lock(p.mutex);
-  if (p.free_blocks.empty()) return;
+  if (p.free_blocks.empty() || p.capturing != 0) return;  // cudaFree would break an open capture
   DeviceGuard guard(device);
   release_cached_locked(p);
 }

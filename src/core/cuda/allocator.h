@@ -19,4 +19,22 @@ void empty_cache(int device);
 // below 1 MiB, multiples of 2 MiB above.
 size_t round_size(size_t bytes);
 
+// CUDA-graph capture support. A captured graph replays kernels on the addresses it saw during
+// capture, so those blocks must never be handed to anyone else while the graph lives.
+// Between begin_capture and end_capture, every block the pool hands out and every block freed
+// is marked as used by the capture `id`; a marked block that is freed is held (never handed out
+// again) until release_capture(id) for every capture that marked it, and then returns to the
+// cache. Allocations during a capture come from the cache or cudaMalloc (allowed in relaxed
+// capture mode); nothing calls cudaFree while a capture is open (empty_cache does nothing, and
+// out of memory throws without emptying the cache). One capture at a time per device.
+// Returns the capture's id (never 0). Throws when a capture is already open on `device`.
+unsigned long long begin_capture(int device);
+// Stops marking blocks for `id` (the blocks it marked stay reserved for it).
+void end_capture(int device, unsigned long long id);
+// The graph of capture `id` is gone: its held blocks return to the cache (those still marked by
+// another live capture stay held), and live blocks it marked become ordinary ones.
+void release_capture(int device, unsigned long long id);
+// Bytes held for live captures (freed, not reusable until their graphs are destroyed).
+size_t held_bytes(int device);
+
 }  // namespace gpunet::cuda::detail
