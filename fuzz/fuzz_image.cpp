@@ -1,19 +1,20 @@
 // libFuzzer target: the image decoder (gpunet::data::decode_image, stb_image) and what
 // `gpunet predict` and ImageFolder do next: resize to 32x32 and convert to planes.
-// Inputs whose header declares more than 2^16 pixels (256 x 256) are skipped (stbi_info, compiled into the
-// library with stb_image; for JPEGs a scan of the frame headers): a few header bytes can claim a 16384 x 16384 image, whose decoding
-// only fills memory with zeros and would bring the fuzzer from thousands of inputs a second
-// to a few (see docs/RELIABILITY.md, "Known gaps").
+// Inputs whose header declares more than 2^16 pixels (256 x 256) are skipped (measured with
+// stbi_info_from_memory, compiled into the library with stb_image; JPEGs by a scan of their
+// frame headers): a few header bytes can claim a 16384 x 16384 image, whose decoding only
+// fills memory with zeros and would slow the fuzzer from hundreds of inputs a second to a few
+// (see docs/RELIABILITY.md, "Known gaps").
 #include <algorithm>
 
 #include "fuzz_util.h"
 #include "gpunet/data/image_folder.h"
 
-extern "C" int stbi_info(const char* filename, int* x, int* y, int* comp);
+extern "C" int stbi_info_from_memory(const unsigned char* buffer, int len, int* x, int* y, int* comp);
 
 namespace {
 // The largest width x height that any JPEG frame header (SOFn: FF C0-CF but C4, C8, CC) in the
-// input declares. JPEGs are measured here, not with stbi_info, which parses the Huffman
+// input declares. JPEGs are measured here, not with stbi_info_*, which parses the Huffman
 // tables first and so meets the stb_image bug that decode_image guards against.
 int64_t jpeg_max_pixels(const uint8_t* d, size_t n) {
   int64_t most = 0;
@@ -37,7 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (jpeg_max_pixels(data, size) > kMaxPixels) return 0;
   } else {
     int w = 0, h = 0, c = 0;
-    if (stbi_info(file.path().c_str(), &w, &h, &c) && static_cast<int64_t>(w) * h > kMaxPixels) return 0;
+    if (stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &c) && static_cast<int64_t>(w) * h > kMaxPixels)
+      return 0;
   }
   gpunet::fuzz::expect_ok_or_input_error(file.path(), [&] {
     gpunet::data::DecodedImage img = gpunet::data::decode_image(file.path(), 3);

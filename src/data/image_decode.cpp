@@ -15,9 +15,11 @@
 #pragma GCC diagnostic pop
 #endif
 
-#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <vector>
 
 #include "gpunet/data/image_folder.h"
 #include "gpunet/error.h"
@@ -28,26 +30,27 @@ namespace {
 // stb_image 2.27 (Debian 12's libstb-dev) writes past its Huffman tables when a JPEG's DHT
 // segment declares more than 256 codes (CVE-2021-28021; found by fuzz/fuzz_image.cpp: the
 // 9 bytes FF D8 FF C4 02 00 00 FF FF, also behind FF FF D8). This walks the markers as
-// stb_image reads them (0 past the end, fill bytes, stuffing, segment lengths; DHT tables
-// while bytes are left) and says whether such a table is there, so that the file is refused
-// before stb_image sees it.
-bool jpeg_has_oversized_huffman_table(std::FILE* f) {
-  auto get = [f]() { const int c = std::getc(f); return c == EOF ? 0 : c; };
+// stb_image reads them from memory (0 past the end, fill bytes, stuffing, segment lengths; DHT
+// tables while bytes are left) and says whether such a table is there, so that the file is
+// refused before stb_image sees it. (From memory, not a FILE: stb_image re-reads a FILE from
+// its first 128 bytes only, so it and this walk would not see the same bytes.)
+bool jpeg_has_oversized_huffman_table(const std::vector<uint8_t>& bytes) {
+  size_t at = 0;
+  auto more = [&]() { return at < bytes.size(); };
+  auto get = [&]() -> int { return more() ? bytes[at++] : 0; };
   if (get() != 0xFF) return false;  // stb_image takes FF, any FF fill bytes, D8 as the start
   int soi = get();
-  while (soi == 0xFF) soi = get();
+  while (soi == 0xFF && more()) soi = get();
   if (soi != 0xD8) return false;  // not a JPEG
-  for (;;) {
-    int m = std::getc(f);
-    if (m == EOF) return false;
+  while (more()) {
+    int m = get();
     if (m != 0xFF) continue;  // entropy-coded data
-    while (m == 0xFF) m = std::getc(f);
-    if (m == EOF) return false;
-    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD9)) continue;  // stuffing, TEM, RSTn, SOI, EOI
+    while (m == 0xFF && more()) m = get();
+    if (m == 0x00 || m == 0x01 || m == 0xFF || (m >= 0xD0 && m <= 0xD9)) continue;  // stuffing, TEM, RSTn, SOI, EOI
     const int hi = get();
     const int len = hi << 8 | get();
     if (m != 0xC4) {
-      if (len > 2 && std::fseek(f, len - 2, SEEK_CUR) != 0) return false;
+      if (len > 2) at += static_cast<size_t>(len - 2);
       continue;
     }
     for (int left = len - 2; left > 0;) {
@@ -55,15 +58,12 @@ bool jpeg_has_oversized_huffman_table(std::FILE* f) {
       int n = 0;
       for (int i = 0; i < 16; ++i) n += get();
       if (n > 256) return true;
-      if (std::fseek(f, n, SEEK_CUR) != 0) return false;
+      at += static_cast<size_t>(n);
       left -= 17 + n;
     }
   }
+  return false;
 }
-
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
 
 }  // namespace
 
@@ -71,13 +71,16 @@ DecodedImage decode_image(const std::string& path, int channels) {
   GPUNET_CHECK(channels >= 1 && channels <= 4, "decode_image: channels must be 1-4, got ", channels);
   std::error_code ec;
   GPUNET_INPUT_CHECK(std::filesystem::is_regular_file(path, ec), path, ": no such image file");
-  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
-  GPUNET_INPUT_CHECK(f, path, ": cannot open the image file (check its permissions)");
-  if (jpeg_has_oversized_huffman_table(f.get()))
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  GPUNET_INPUT_CHECK(!ec && size < (uintmax_t{1} << 31), path, ": the image file is larger than 2 GB or unreadable");
+  std::ifstream in(path, std::ios::binary);
+  GPUNET_INPUT_CHECK(in, path, ": cannot open the image file (check its permissions)");
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (jpeg_has_oversized_huffman_table(bytes))
     throw InputError(detail::cat(path, ": cannot decode the image (corrupt JPEG: a Huffman table with more than 256 codes)"));
-  std::rewind(f.get());
   int w = 0, h = 0, c = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_file(f.get(), &w, &h, &c, channels), &stbi_image_free);
+  std::unique_ptr<stbi_uc, void (*)(void*)> px(
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c, channels), &stbi_image_free);
   if (!px)
     throw InputError(detail::cat(path, ": cannot decode the image (", stbi_failure_reason(),
                                  "); expected a PNG, JPEG or BMP file"));

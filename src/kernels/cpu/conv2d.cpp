@@ -1,11 +1,14 @@
-// conv2d on the CPU: im2col + OpenBLAS gemm, one image at a time.
-// Per image n, with K = IC*KH*KW and P = OH*OW:
-//   col (K, P)         = im2col(x_n)
-//   out_n (OC, P)      = w (OC, K) · col + b
-//   dw (OC, K)        += dout_n (OC, P) · colᵀ
-//   dcol (K, P)        = wᵀ (K, OC) · dout_n;   dx_n = col2im(dcol)
+// conv2d on the CPU: im2col + OpenBLAS gemm over a chunk of images at once.
+// With K = IC*KH*KW, P = OH*OW and a chunk of B images, columns laid side by side:
+//   col (K, B*P)        = [im2col(x_0) | im2col(x_1) | ...]
+//   tmp (OC, B*P)       = w (OC, K) · col               -> out_n (OC, P) = tmp[:, n*P:(n+1)*P] + b
+//   dw (OC, K)         += dout_t (OC, B*P) · colᵀ        (dout_t: dout regrouped like tmp)
+//   dcol (K, B*P)       = wᵀ (K, OC) · dout_t;  dx_n = col2im(dcol[:, n*P:(n+1)*P])
+// One gemm per chunk instead of one per image: LeNet's matrices are thin (OC = 6 or 16), so
+// per-image gemms spend most of their time packing. Chunks bound the scratch memory.
 // Scratch buffers are thread_local and grow-only: a steady-state step allocates nothing.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "kernels/conv2d.h"
@@ -16,22 +19,36 @@ namespace {
 
 template <typename T>
 T* scratch(size_t n, int slot) {
-  thread_local std::vector<T> buf[2];
+  thread_local std::vector<T> buf[3];
   if (buf[slot].size() < n) buf[slot].resize(n);
   return buf[slot].data();
 }
 
-// x: (IC, H, W) -> col: (IC*KH*KW, OH*OW); zeros where the window hangs over the padding.
+// Images per chunk: the column buffer (K x B*P) stays under ~256K elements (1 MiB of
+// float32, in L2): larger chunks made im2col memory-bound.
+int chunk_images(const Conv2dShape& s) {
+  const int64_t per_image = static_cast<int64_t>(s.IC) * s.KH * s.KW * s.OH * s.OW;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(s.N, (int64_t(1) << 18) / std::max<int64_t>(per_image, 1))));
+}
+
+// x: (IC, H, W) -> col rows (IC*KH*KW) of length P starting at `col`, row stride ld;
+// zeros where the window hangs over the padding.
 template <typename T>
-void im2col(const Conv2dShape& s, const T* x, T* col) {
-  const int P = s.OH * s.OW;
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col(const Conv2dShape& s, const T* x, T* col, int64_t ld) {
+  const bool plain = s.stride == 1 && s.pad == 0;
   for (int ic = 0; ic < s.IC; ++ic)
     for (int kh = 0; kh < s.KH; ++kh)
       for (int kw = 0; kw < s.KW; ++kw) {
-        T* row = col + ((ic * s.KH + kh) * s.KW + kw) * P;
+        T* row = col + ((ic * s.KH + kh) * s.KW + kw) * ld;
         for (int oh = 0; oh < s.OH; ++oh) {
-          const int ih = oh * s.stride - s.pad + kh;
           T* dst = row + oh * s.OW;
+          if (plain) {  // a contiguous run of the input row (short: an inline loop beats a memcpy call)
+            const T* __restrict src = x + (ic * s.H + oh + kh) * s.W + kw;
+            T* __restrict d = dst;
+            for (int ow = 0; ow < s.OW; ++ow) d[ow] = src[ow];
+            continue;
+          }
+          const int ih = oh * s.stride - s.pad + kh;
           if (ih < 0 || ih >= s.H) {
             std::fill(dst, dst + s.OW, T(0));
             continue;
@@ -45,20 +62,25 @@ void im2col(const Conv2dShape& s, const T* x, T* col) {
       }
 }
 
-// col: (IC*KH*KW, OH*OW) -> dx: (IC, H, W), summing overlapping windows; dx is overwritten.
+// col rows (length P, stride ld) -> dx: (IC, H, W), summing overlapping windows; dx is overwritten.
 template <typename T>
-void col2im(const Conv2dShape& s, const T* col, T* dx) {
-  const int P = s.OH * s.OW;
+void col2im(const Conv2dShape& s, const T* col, int64_t ld, T* dx) {
   std::fill(dx, dx + static_cast<size_t>(s.IC) * s.H * s.W, T(0));
+  const bool plain = s.stride == 1 && s.pad == 0;
   for (int ic = 0; ic < s.IC; ++ic)
     for (int kh = 0; kh < s.KH; ++kh)
       for (int kw = 0; kw < s.KW; ++kw) {
-        const T* row = col + ((ic * s.KH + kh) * s.KW + kw) * P;
+        const T* row = col + ((ic * s.KH + kh) * s.KW + kw) * ld;
         for (int oh = 0; oh < s.OH; ++oh) {
+          const T* src = row + oh * s.OW;
+          if (plain) {
+            T* __restrict dst = dx + (ic * s.H + oh + kh) * s.W + kw;
+            for (int ow = 0; ow < s.OW; ++ow) dst[ow] += src[ow];
+            continue;
+          }
           const int ih = oh * s.stride - s.pad + kh;
           if (ih < 0 || ih >= s.H) continue;
           T* dst = dx + (ic * s.H + ih) * s.W;
-          const T* src = row + oh * s.OW;
           for (int ow = 0; ow < s.OW; ++ow) {
             const int iw = ow * s.stride - s.pad + kw;
             if (iw >= 0 && iw < s.W) dst[iw] += src[ow];
@@ -67,27 +89,44 @@ void col2im(const Conv2dShape& s, const T* col, T* dx) {
       }
 }
 
+// col (K, B*P) for images n0..n0+B-1.
+template <typename T>
+void im2col_chunk(const Conv2dShape& s, const T* x, int n0, int B, T* col) {
+  const int P = s.OH * s.OW;
+  const size_t x_img = static_cast<size_t>(s.IC) * s.H * s.W;
+  const int64_t ld = static_cast<int64_t>(B) * P;
+#pragma omp parallel for schedule(static) if (B >= 16)
+  for (int j = 0; j < B; ++j) im2col(s, x + (n0 + j) * x_img, col + static_cast<int64_t>(j) * P, ld);
+}
+
 }  // namespace
 
 template <typename T>
 void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* out) {
-  const int K = s.IC * s.KH * s.KW, P = s.OH * s.OW;
-  const size_t x_img = static_cast<size_t>(s.IC) * s.H * s.W, out_img = static_cast<size_t>(s.OC) * P;
-#pragma omp parallel for schedule(static) if (s.N > 1)
-  for (int n = 0; n < s.N; ++n) {
-    T* col = scratch<T>(static_cast<size_t>(K) * P, 0);
-    im2col(s, x + n * x_img, col);
-    T* o = out + n * out_img;
-    if (b) {
-      for (int oc = 0; oc < s.OC; ++oc) std::fill(o + oc * P, o + (oc + 1) * P, b[oc]);
-    }
-    detail::gemm(false, false, s.OC, P, K, T(1), w, K, col, P, b ? T(1) : T(0), o, P);
+  const int K = s.IC * s.KH * s.KW, P = s.OH * s.OW, CB = chunk_images(s);
+  const size_t out_img = static_cast<size_t>(s.OC) * P;
+  T* col = scratch<T>(static_cast<size_t>(K) * CB * P, 0);
+  T* tmp = scratch<T>(static_cast<size_t>(s.OC) * CB * P, 1);
+  for (int n0 = 0; n0 < s.N; n0 += CB) {
+    const int B = std::min(CB, s.N - n0);
+    const int64_t ld = static_cast<int64_t>(B) * P;
+    im2col_chunk(s, x, n0, B, col);
+    detail::gemm(false, false, s.OC, static_cast<int>(ld), K, T(1), w, K, col, static_cast<int>(ld), T(0), tmp,
+                 static_cast<int>(ld));
+    // tmp (OC, B*P) -> out (B, OC, P), adding the bias (as PyTorch: the sum, then + b).
+    for (int j = 0; j < B; ++j)
+      for (int oc = 0; oc < s.OC; ++oc) {
+        const T* __restrict src = tmp + oc * ld + static_cast<int64_t>(j) * P;
+        T* __restrict dst = out + (n0 + j) * out_img + static_cast<size_t>(oc) * P;
+        const T bias = b ? b[oc] : T(0);
+        for (int p = 0; p < P; ++p) dst[p] = src[p] + bias;
+      }
   }
 }
 
 template <typename T>
 void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dout, T* dx, T* dw, T* db) {
-  const int K = s.IC * s.KH * s.KW, P = s.OH * s.OW;
+  const int K = s.IC * s.KH * s.KW, P = s.OH * s.OW, CB = chunk_images(s);
   const size_t x_img = static_cast<size_t>(s.IC) * s.H * s.W, out_img = static_cast<size_t>(s.OC) * P;
   if (db) {
     for (int oc = 0; oc < s.OC; ++oc) {
@@ -99,22 +138,34 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dout
       db[oc] = static_cast<T>(acc);
     }
   }
-  if (dx) {
-#pragma omp parallel for schedule(static) if (s.N > 1)
-    for (int n = 0; n < s.N; ++n) {
-      T* dcol = scratch<T>(static_cast<size_t>(K) * P, 1);
-      detail::gemm(true, false, K, P, s.OC, T(1), w, K, dout + n * out_img, P, T(0), dcol, P);
-      col2im(s, dcol, dx + n * x_img);
+  if (!dx && !dw) return;
+  if (dw && s.N == 0) std::fill(dw, dw + static_cast<size_t>(s.OC) * K, T(0));
+  T* col = scratch<T>(static_cast<size_t>(K) * CB * P, 0);
+  T* dt = scratch<T>(static_cast<size_t>(s.OC) * CB * P, 1);
+  for (int n0 = 0; n0 < s.N; n0 += CB) {
+    const int B = std::min(CB, s.N - n0);
+    const int64_t ld = static_cast<int64_t>(B) * P;
+    // dout (B, OC, P) -> dt (OC, B*P): one contiguous block of OC*P per image when B == 1
+    if (B == 1) {
+      std::memcpy(dt, dout + n0 * out_img, sizeof(T) * out_img);
+    } else {
+      for (int j = 0; j < B; ++j)
+        for (int oc = 0; oc < s.OC; ++oc)
+          std::memcpy(dt + oc * ld + static_cast<int64_t>(j) * P,
+                      dout + (n0 + j) * out_img + static_cast<size_t>(oc) * P, sizeof(T) * P);
     }
-  }
-  if (dw) {
-    // Sequential over the batch: each image adds its share into dw (beta 1 after the first).
-    T* col = scratch<T>(static_cast<size_t>(K) * P, 0);
-    for (int n = 0; n < s.N; ++n) {
-      im2col(s, x + n * x_img, col);
-      detail::gemm(false, true, s.OC, K, P, T(1), dout + n * out_img, P, col, P, n == 0 ? T(0) : T(1), dw, K);
+    if (dw) {
+      im2col_chunk(s, x, n0, B, col);
+      detail::gemm(false, true, s.OC, K, static_cast<int>(ld), T(1), dt, static_cast<int>(ld), col,
+                   static_cast<int>(ld), n0 == 0 ? T(0) : T(1), dw, K);
     }
-    if (s.N == 0) std::fill(dw, dw + static_cast<size_t>(s.OC) * K, T(0));
+    if (dx) {
+      T* dcol = col;  // the columns are no longer needed
+      detail::gemm(true, false, K, static_cast<int>(ld), s.OC, T(1), w, K, dt, static_cast<int>(ld), T(0), dcol,
+                   static_cast<int>(ld));
+#pragma omp parallel for schedule(static) if (B >= 16)
+      for (int j = 0; j < B; ++j) col2im(s, dcol + static_cast<int64_t>(j) * P, ld, dx + (n0 + j) * x_img);
+    }
   }
 }
 

@@ -55,7 +55,10 @@ void relu_forward(int64_t n, const T* x, T* out) {
 
 template <typename T>
 void relu_backward(int64_t n, const T* out, const T* dout, T* dx) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = out[i] > T(0) ? dout[i] : T(0);
+  for (int64_t i = 0; i < n; ++i) {
+    const T g = dout[i];  // loaded unconditionally, so the loop vectorises
+    dx[i] = out[i] > T(0) ? g : T(0);
+  }
 }
 
 template <typename T>

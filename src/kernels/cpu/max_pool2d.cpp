@@ -14,6 +14,33 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* out, int32_t* argma
     const T* xp = x + pl * s.H * s.W;
     T* op = out + pl * s.OH * s.OW;
     int32_t* ap = argmax + pl * s.OH * s.OW;
+    if (s.K == 2 && s.stride == 2) {  // the seed's MaxPool2d(2, 2): the same rule, unrolled
+      for (int oh = 0; oh < s.OH; ++oh) {
+        const T* r0 = xp + 2 * oh * s.W;
+        const T* r1 = r0 + s.W;
+        const int base = 2 * oh * s.W;
+        for (int ow = 0; ow < s.OW; ++ow) {
+          const int c = 2 * ow;
+          T bv = r0[c];
+          int bi = base + c;
+          T v = r0[c + 1];
+          bool t = (v > bv) | (v != v);
+          bv = t ? v : bv;
+          bi = t ? base + c + 1 : bi;
+          v = r1[c];
+          t = (v > bv) | (v != v);
+          bv = t ? v : bv;
+          bi = t ? base + s.W + c : bi;
+          v = r1[c + 1];
+          t = (v > bv) | (v != v);
+          bv = t ? v : bv;
+          bi = t ? base + s.W + c + 1 : bi;
+          op[oh * s.OW + ow] = bv;
+          ap[oh * s.OW + ow] = bi;
+        }
+      }
+      continue;
+    }
     for (int oh = 0; oh < s.OH; ++oh)
       for (int ow = 0; ow < s.OW; ++ow) {
         const int h0 = oh * s.stride, w0 = ow * s.stride;
@@ -23,11 +50,11 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* out, int32_t* argma
           for (int kw = 0; kw < s.K; ++kw) {
             const int idx = (h0 + kh) * s.W + (w0 + kw);
             const T v = xp[idx];
-            // PyTorch's rule: a strictly larger value or a NaN takes over.
-            if (v > best_v || std::isnan(v)) {
-              best_v = v;
-              best = idx;
-            }
+            // PyTorch's rule: a strictly larger value or a NaN takes over (branch-free: the
+            // comparison is data-dependent and mispredicts half the time).
+            const bool take = (v > best_v) | (v != v);
+            best_v = take ? v : best_v;
+            best = take ? idx : best;
           }
         op[oh * s.OW + ow] = best_v;
         ap[oh * s.OW + ow] = best;

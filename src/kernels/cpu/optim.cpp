@@ -10,6 +10,19 @@ template <typename T>
 void sgd_step(int64_t n, const SgdParams& h, T* param, const T* grad, T* momentum_buf) {
   const T lr = h.lr, mom = h.momentum, wd = h.weight_decay;
   const T one_minus_damp = static_cast<T>(1.0 - static_cast<double>(h.dampening));
+  if (h.momentum != 0 && h.weight_decay == 0 && !h.nesterov && !h.first_step) {
+    // The seed's case (momentum, after the first step), branch-free so that it vectorises;
+    // the same operations in the same order as the general loop below.
+    T* __restrict p = param;
+    const T* __restrict g = grad;
+    T* __restrict b = momentum_buf;
+    for (int64_t i = 0; i < n; ++i) {
+      const T buf = b[i] * mom + one_minus_damp * g[i];
+      b[i] = buf;
+      p[i] = p[i] + (-lr) * buf;
+    }
+    return;
+  }
   for (int64_t i = 0; i < n; ++i) {
     T d = grad[i];
     if (h.weight_decay != 0) d = d + wd * param[i];  // d_p = d_p.add(param, alpha=wd)
