@@ -6,6 +6,7 @@
 // fills memory with zeros and would slow the fuzzer from hundreds of inputs a second to a few
 // (see docs/RELIABILITY.md, "Known gaps").
 #include <algorithm>
+#include <cstdlib>
 
 #include "fuzz_util.h"
 #include "gpunet/data/image_folder.h"
@@ -39,15 +40,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (jpeg_max_pixels(data, size) > kMaxPixels) return 0;
   } else {
     int w = 0, h = 0, c = 0;
-    if (stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &c) && static_cast<int64_t>(w) * h > kMaxPixels)
+    // abs: stbi_info gives a top-down BMP's height as negative.
+    if (stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &c) &&
+        std::abs(static_cast<int64_t>(w) * h) > kMaxPixels)
       return 0;
   }
   gpunet::fuzz::expect_ok_or_input_error(file.path(), [&] {
     gpunet::data::DecodedImage img = gpunet::data::decode_image(file.path(), 3);
     if (img.w <= 0 || img.h <= 0 || img.c != 3 || img.data.size() != static_cast<size_t>(img.w) * img.h * 3)
       gpunet::fuzz::fail("inconsistent image", std::to_string(img.w) + "x" + std::to_string(img.h));
-    // stbi_info and stbi_load do not always agree (a 127-byte file that info refuses loads as
-    // 771 x 65280): resizing such an image takes seconds; moderate sizes only.
+    // In case stbi_info and stbi_load disagree: resizing a huge image takes seconds.
     if (static_cast<int64_t>(img.w) * img.h > kMaxPixels) return;
     gpunet::data::DecodedImage small = gpunet::data::resize_image(img, 32, 32);
     if (small.w != 32 || small.h != 32 || gpunet::data::to_planar(small).size() != 32 * 32 * 3)

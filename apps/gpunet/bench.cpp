@@ -29,9 +29,9 @@ namespace gpunet::cli {
 namespace {
 
 struct BenchArgs {
-  std::string data, device, batch_sizes = "4,64,512", cuda_graph = "auto";
+  std::string data, device, batch_sizes = "4,64,512", cuda_graph = "auto", data_path = "auto";
   int steps = 200, warmup = 20, repeats = 3, threads = 0;
-  bool json = false;
+  bool json = false, loader_only = false;
 };
 
 struct Result {
@@ -72,11 +72,12 @@ double median(std::vector<double> v) {
 }
 
 // One step from the loader, starting a new epoch when one ends (drop_last: every batch is B).
-void one_step(data::DataLoader& loader, TrainStep& step, data::Batch& b) {
+// With `loader_only`, only the batch (gather, normalise, upload) is made: the loader's speed.
+void one_step(data::DataLoader& loader, TrainStep& step, data::Batch& b, bool loader_only = false) {
   if (!loader.next(b)) {
     if (!loader.next(b)) throw Error("bench: the loader gave no batch at the start of an epoch");
   }
-  step(b.x, b.y);
+  if (!loader_only) step(b.x, b.y);
 }
 
 Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev, int64_t batch, const BenchArgs& a) {
@@ -92,6 +93,9 @@ Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev
   lo.drop_last = true;
   lo.seed = 0;
   lo.device = dev;
+  lo.residency = a.data_path == "host" ? data::Residency::Host
+                 : a.data_path == "device" ? data::Residency::Device
+                                           : data::Residency::Auto;
   data::DataLoader loader(ds, lo);
 
   // Validate: one step, and its loss must be finite.
@@ -112,10 +116,10 @@ Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev
   for (int rep = 0; rep < a.repeats; ++rep) {
     sync(dev);
     const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < a.steps; ++i) one_step(loader, step, b);
+    for (int i = 0; i < a.steps; ++i) one_step(loader, step, b, a.loader_only);
     sync(dev);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double loss = step.take_running_loss();
+    const double loss = a.loader_only ? 0.0 : step.take_running_loss();
     if (!std::isfinite(loss)) throw Error("bench: the loss diverged during timing (batch size " + std::to_string(batch) + ")");
     ips.push_back(static_cast<double>(a.steps) * static_cast<double>(batch) / s);
     ms.push_back(1000.0 * s / a.steps);
@@ -129,6 +133,8 @@ Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev
 }
 
 void run_bench(const BenchArgs& a) {
+  if (a.data_path != "auto" && a.data_path != "host" && a.data_path != "device")
+    throw InputError("--data-path " + a.data_path + ": expected auto, host or device");
   if (a.cuda_graph != "auto" && a.cuda_graph != "on" && a.cuda_graph != "off")
     throw InputError("--cuda-graph " + a.cuda_graph + ": expected auto, on or off");
   const std::vector<int64_t> sizes = parse_batch_sizes(a.batch_sizes);
@@ -147,8 +153,12 @@ void run_bench(const BenchArgs& a) {
   const int threads = omp_get_max_threads();
 
   if (!a.json) {
-    std::printf("gpunet bench: LeNet, SGD(lr=0.001, momentum=0.9), %lld images from %s\n", static_cast<long long>(ds->n),
-                dc.dir.c_str());
+    if (a.loader_only)
+      std::printf("gpunet bench --loader-only: batches (gather, normalise, upload) from %lld images in %s\n",
+                  static_cast<long long>(ds->n), dc.dir.c_str());
+    else
+      std::printf("gpunet bench: LeNet, SGD(lr=0.001, momentum=0.9), %lld images from %s\n",
+                  static_cast<long long>(ds->n), dc.dir.c_str());
     std::printf("%-8s %6s %12s %10s %8s %8s %8s %13s %6s\n", "device", "batch", "images/s", "ms/step", "steps", "repeats",
                 "threads", "peak host MiB", "data");
     std::fflush(stdout);
@@ -168,6 +178,7 @@ void run_bench(const BenchArgs& a) {
                           {"peak_host_bytes", r.peak_host},
                           {"peak_device_bytes", r.peak_device},
                           {"data_path", path},
+                          {"measures", a.loader_only ? "loader" : "training step"},
                           {"cuda_graph", r.cuda_graph},
                           {"data", dc.dir}};
       std::cout << j.dump() << std::endl;
@@ -193,6 +204,10 @@ void register_bench(CLI::App& app, int& exit_code) {
   cmd->add_option("--repeats", a->repeats, "Timed repeats (the median is reported)")->default_val(3)->check(CLI::Range(1, 1000));
   cmd->add_option("--threads", a->threads, "CPU threads (OpenMP and OpenBLAS; 0: the defaults)")->default_val(0)->check(CLI::Range(0, 4096));
   cmd->add_flag("--json", a->json, "One JSON object per line per configuration");
+  cmd->add_option("--data-path", a->data_path,
+                  "auto, host (batches made on the CPU, uploaded) or device (dataset resident on the device)")
+      ->default_val("auto");
+  cmd->add_flag("--loader-only", a->loader_only, "time only the data loader (images/s of batches), not training");
   cmd->add_option("--cuda-graph", a->cuda_graph, "auto, on (error when unsupported) or off")->default_val("auto");
   cmd->callback([a, &exit_code] {
     run_bench(*a);
