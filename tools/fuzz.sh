@@ -6,7 +6,8 @@
 # Installs clang (with libFuzzer) when missing, builds them in build-fuzz/ (clang, the library
 # instrumented too), runs each for FUZZ_SECONDS (default 60) starting from fuzz/corpus/<name>/,
 # and fails on the first crash, sanitizer report, leak, timeout (10 s per input) or input
-# that makes the reader use more than 2 GB.
+# that makes the reader use more than 2 GB (resident; a single allocation may reach 4 GB:
+# stb_image reserves up to 2 GB, untouched, for a PNG chunk that claims to be that long).
 # Usage: bash tools/fuzz.sh [target ...]     e.g. FUZZ_SECONDS=600 bash tools/fuzz.sh fuzz_image
 # A finding is saved as build-fuzz/artifacts/<target>-crash-<sha1>; reproduce it with
 #   build-fuzz/bin/<target> build-fuzz/artifacts/<target>-crash-<sha1>
@@ -58,7 +59,7 @@ for t in "${TARGETS[@]}"; do
   esac
   echo "== $t for ${SECONDS_EACH}s (seeds: $seeds, corpus: $work)"
   if "$BUILD/bin/$t" "$work" "$seeds" "${extra[@]}" -max_total_time="$SECONDS_EACH" -timeout=10 \
-      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$BUILD/artifacts/$t-" >"$BUILD/$t.log" 2>&1; then
+      -rss_limit_mb=2048 -malloc_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$BUILD/artifacts/$t-" >"$BUILD/$t.log" 2>&1; then
     grep -E '^stat::number_of_executed_units|^Done [0-9]+ runs' "$BUILD/$t.log" | tail -2 || true
     echo "   $t: no crash"
   else

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -166,6 +167,16 @@ int run_train(const TrainOptions& o) {
     return true;
   };
 
+  // The one-line error for a diverged loss, naming where and what was kept.
+  auto diverged = [&](const std::string& what, uint64_t epoch) {
+    std::error_code ec;
+    const bool kept = !opt.checkpoint.empty() && std::filesystem::exists(opt.checkpoint, ec);
+    return InputError("the loss diverged (" + what + ") at epoch " + std::to_string(epoch + 1) + ", step " +
+                      std::to_string(steps) +
+                      (kept ? "; the last good checkpoint " + opt.checkpoint + " is kept" : std::string()) +
+                      "; try a smaller --lr");
+  };
+
   SignalScope signals;
   g_signal = 0;
   const bool tty = stderr_is_tty() && !o.quiet;
@@ -194,20 +205,13 @@ int run_train(const TrainOptions& o) {
         const double ips = secs > 0 ? window_steps * static_cast<double>(opt.batch_size) / secs : 0.0;
         window_t = now;
         window_steps = 0;
-        if (!std::isfinite(mean)) {
-          throw InputError("the loss diverged (" + std::string(std::isnan(mean) ? "nan" : "inf") + ") at epoch " +
-                           std::to_string(epoch + 1) + ", step " + std::to_string(steps) +
-                           (opt.checkpoint.empty() ? std::string() : "; the last good checkpoint " + opt.checkpoint + " is kept") +
-                           "; try a smaller --lr");
-        }
+        if (!std::isfinite(mean)) throw diverged(std::isnan(mean) ? "nan" : "inf", epoch);
         if (tty) std::fprintf(stderr, "\r\033[K");
         if (!o.quiet) std::printf("[%d, %5lld] loss: %.3f\n", static_cast<int>(epoch + 1), static_cast<long long>(i + 1), mean), std::fflush(stdout);
         metrics.write({{"step", steps}, {"epoch", epoch + 1}, {"loss", mean}, {"images_per_second", ips}});
       }
       if (opt.checkpoint_every && steps % opt.checkpoint_every == 0 && !opt.checkpoint.empty()) {
-        if (!std::isfinite(step.running_sum()) || !weights_finite())
-          throw InputError("the loss diverged (non-finite values) at epoch " + std::to_string(epoch + 1) + ", step " +
-                           std::to_string(steps) + "; the last good checkpoint " + opt.checkpoint + " is kept; try a smaller --lr");
+        if (!std::isfinite(step.running_sum()) || !weights_finite()) throw diverged("non-finite values", epoch);
         save_state(opt.checkpoint);
       }
       if (tty) {
@@ -228,12 +232,15 @@ int run_train(const TrainOptions& o) {
         exit_code = g_signal == SIGINT ? 130 : 143;
       }
     }
+    // Divergence that no log line saw (e.g. --log-every larger than an epoch) stops here,
+    // before the epoch's checkpoint could be written.
+    if (!std::isfinite(step.running_sum()) || !weights_finite()) throw diverged("non-finite values", epoch);
     if (!stop) step.take_running_loss();  // the seed resets running_loss every epoch
     if (metrics.on() && !stop) {
       auto r = evaluate(*net, *test_set, device);
       metrics.write({{"epoch", epoch + 1}, {"step", steps}, {"test_accuracy", r.accuracy()}, {"test_loss", r.mean_loss}});
     }
-    if (!opt.checkpoint.empty() && !stop && weights_finite()) save_state(opt.checkpoint);
+    if (!opt.checkpoint.empty() && !stop) save_state(opt.checkpoint);
   }
   if (tty) std::fprintf(stderr, "\r\033[K");
   if (device.is_cuda()) cuda::synchronize(device.index());
@@ -241,7 +248,10 @@ int run_train(const TrainOptions& o) {
 
   if (exit_code) {
     std::string where;
-    if (!opt.checkpoint.empty()) {
+    if (!opt.checkpoint.empty() && !(std::isfinite(step.running_sum()) && weights_finite())) {
+      where = "; the loss had diverged, so the training state was not saved (the last good checkpoint " +
+              opt.checkpoint + " is kept)";
+    } else if (!opt.checkpoint.empty()) {
       save_state(opt.checkpoint);
       where = "; training state saved to " + opt.checkpoint + " (continue with --resume " + opt.checkpoint + ")";
     }
