@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs on the lent GPU machine, from the repo root, over gpu/ made by tools/gpu_prepare.sh:
+# CUDA tests, compute-sanitizer, doctor, bench, the PyTorch peer side by side, and one timed
+# default training run. Every log goes under $OUT; a short table is printed last.
+set -u
+OUT=${OUT:-/tmp/gpunet-out}
+mkdir -p "$OUT"
+G=$PWD/gpu
+CUDNN_LIB=$(python3 -c 'import nvidia.cudnn,os;print(os.path.dirname(nvidia.cudnn.__file__))' 2>/dev/null)/lib
+export LD_LIBRARY_PATH=$G/lib:/usr/local/cuda/lib64:$CUDNN_LIB:${LD_LIBRARY_PATH:-}
+# A full-size dataset from the one file (speed does not depend on the pixels).
+D=$(mktemp -d)/cifar-10-batches-bin
+mkdir -p "$D"
+for i in 1 2 3 4 5; do ln -s "$G/data/data_batch_1.bin" "$D/data_batch_$i.bin"; done
+ln -s "$G/data/data_batch_1.bin" "$D/test_batch.bin"
+cp "$G/data/batches.meta.txt" "$D/"
+export GPUNET_DATA=$D
+
+run() { local name=$1; shift; echo "== $name: $*"; timeout 300 "$@" >"$OUT/$name.log" 2>&1; echo "rc=$?" | tee -a "$OUT/$name.log"; }
+nvidia-smi >"$OUT/nvidia-smi.log" 2>&1
+run doctor "$G/bin/gpunet" doctor
+for t in core ops nn data optim io; do
+  [ -x "$G/bin/test_$t" ] && run "test_$t" "$G/bin/test_$t" --gtest_brief=1
+done
+run sanitizer compute-sanitizer --tool memcheck "$G/bin/test_ops" --gtest_filter='Cuda*' --gtest_brief=1
+run bench "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,64,512 --steps 500 --json
+run bench_eager "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,512 --steps 500 --cuda-graph off --json
+run peer4 python3 "$G/pytorch_seed.py" --data "$D" --device cuda:0 --batch-size 4 --max-steps 3000 --epochs 1
+run peer512 python3 "$G/pytorch_seed.py" --data "$D" --device cuda:0 --batch-size 512 --max-steps 300 --epochs 3 --data-on-device
+run train /usr/bin/time -v "$G/bin/gpunet" train --device cuda:0
+echo "---- summary"
+grep -h -E "PASSED|FAILED|SKIPPED \]" "$OUT"/test_*.log | sort | uniq -c
+grep -h "images_per_second" "$OUT/bench.log" "$OUT/bench_eager.log" "$OUT/peer4.log" "$OUT/peer512.log" | cut -c1-220
+grep -E "trained|Accuracy of" "$OUT/train.log"
+grep -E "ERROR SUMMARY" "$OUT/sanitizer.log"
