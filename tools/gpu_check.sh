@@ -6,6 +6,11 @@ set -u
 OUT=${OUT:-/tmp/gpunet-out}
 mkdir -p "$OUT"
 G=$PWD/gpu
+# The test binaries hold the build's source path (fixtures, the sample): make it resolve here.
+SRC=${GPUNET_BUILD_SOURCE_DIR:-/work/main}
+[ -e "$SRC" ] || { mkdir -p "$(dirname "$SRC")" && ln -s "$PWD" "$SRC"; } 2>/dev/null || echo "note: cannot link $SRC to $PWD; fixture tests may fail"
+[ -f "$G/pack.tar.xz" ] && [ ! -d "$G/bin" ] &&
+  python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$G/pack.tar.xz" "$G"
 CUDNN_LIB=$(python3 -c 'import nvidia.cudnn,os;print(os.path.dirname(nvidia.cudnn.__file__))' 2>/dev/null)/lib
 export LD_LIBRARY_PATH=$G/lib:/usr/local/cuda/lib64:$CUDNN_LIB:${LD_LIBRARY_PATH:-}
 # A full-size dataset from the one file (speed does not depend on the pixels).
