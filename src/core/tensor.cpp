@@ -316,6 +316,8 @@ std::string Tensor::str() const {
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "Tensor(undefined)";
+  const std::ios::fmtflags flags = os.flags();  // restored below: printing a tensor leaves the stream as it was
+  const std::streamsize precision = os.precision();
   Tensor h = t.cpu().contiguous().to(DType::Float64);
   const double* p = h.data<double>();
   const int64_t n = h.numel();
@@ -352,7 +354,10 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   }
   os << ", shape=" << shape_str(t.shape()) << ", dtype=" << dtype_name(t.dtype()) << ", device=" << t.device().str();
   if (t.requires_grad()) os << ", requires_grad=true";
-  return os << ")";
+  os << ")";
+  os.flags(flags);
+  os.precision(precision);
+  return os;
 }
 
 void check_same_device(const char* op, const Tensor& a, const Tensor& b) {

@@ -52,4 +52,12 @@ void check_targets_cpu(const char* op, const Tensor& target, int64_t C) {
                  " classes");
 }
 
+
+void check_bias(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (!bias.defined()) return;
+  check_float32(op, "bias", bias);
+  check_same_device(op, x, bias);
+  GPUNET_CHECK(bias.dim() == 1 && bias.shape()[0] == weight.shape()[0], op, ": expected a bias of shape [",
+               weight.shape()[0], "], got ", shape_str(bias.shape()));
+}
 }  // namespace gpunet::ops::detail

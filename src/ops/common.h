@@ -18,6 +18,8 @@ void check_float32(const char* op, const char* what, const Tensor& t);
 void check_int64(const char* op, const char* what, const Tensor& t);
 /// Throws "<op>: expected a <d>-D <layout> <what>, got [..]" unless t has d dimensions.
 void check_dim(const char* op, const char* what, const Tensor& t, int d, const char* layout = "");
+// When `bias` is defined: float32, on x's device, of shape [weight.shape()[0]].
+void check_bias(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias);
 /// Throws unless v fits a kernel's 32-bit int dimension.
 int to_int(const char* op, int64_t v);
 /// Makes `dev` current on this thread before CUDA kernels run (a no-op for the CPU).

@@ -52,12 +52,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int st
   GPUNET_CHECK(x_in.shape()[1] == w_in.shape()[1], op, ": input has ", x_in.shape()[1],
                " channels but the weight expects ", w_in.shape()[1], " (input ", shape_str(x_in.shape()),
                ", weight ", shape_str(w_in.shape()), ")");
-  if (b_in.defined()) {
-    detail::check_float32(op, "bias", b_in);
-    check_same_device(op, x_in, b_in);
-    GPUNET_CHECK(b_in.dim() == 1 && b_in.shape()[0] == w_in.shape()[0], op, ": expected a bias of shape [",
-                 w_in.shape()[0], "], got ", shape_str(b_in.shape()));
-  }
+  detail::check_bias(op, x_in, w_in, b_in);
   GPUNET_CHECK(stride >= 1, op, ": stride must be >= 1, got ", stride);
   GPUNET_CHECK(padding >= 0, op, ": padding must be >= 0, got ", padding);
 
