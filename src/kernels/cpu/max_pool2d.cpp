@@ -1,19 +1,163 @@
-// max_pool2d on the CPU: plain loops, one (n, c) plane at a time.
+// max_pool2d on the CPU: plain loops, one (n, c) plane at a time. For float with K == 2 and
+// stride == 2 (LeNet's pools) AVX-512 paths (isa.h) do 16 outputs per vector: the forward
+// applies the same rule in the same order, the backward writes what fill + add would, so the
+// results are bit-identical to the portable loops (tests/ops/test_max_pool_avx512.cpp).
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
+#include "kernels/cpu/isa.h"
 #include "kernels/max_pool2d.h"
 
 namespace gpunet::kernels::cpu {
+#if GPUNET_X86_KERNELS
+namespace {
+
+// The first n (0..16) lanes.
+inline __mmask16 first_lanes(int n) { return static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u); }
+
+// One 2x2 window per lane: v00 = r0[c], v01 = r0[c+1], v10 = r1[c], v11 = r1[c+1], i00 = the
+// index of r0[c] in the plane, W = the row length. A strictly larger value or a NaN takes
+// over, in the portable loop's order, so the result is the same bit for bit.
+struct Pick {
+  __m512 v;
+  __m512i i;
+};
+GPUNET_TARGET_AVX512 inline Pick pick2x2(__m512 v00, __m512 v01, __m512 v10, __m512 v11, __m512i i00, int W) {
+  const __m512i one = _mm512_set1_epi32(1), i10 = _mm512_add_epi32(i00, _mm512_set1_epi32(W));
+  Pick b{v00, i00};
+  __mmask16 t = _mm512_cmp_ps_mask(v01, b.v, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v01, v01, _CMP_UNORD_Q);
+  b.v = _mm512_mask_blend_ps(t, b.v, v01);
+  b.i = _mm512_mask_blend_epi32(t, b.i, _mm512_add_epi32(i00, one));
+  t = _mm512_cmp_ps_mask(v10, b.v, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v10, v10, _CMP_UNORD_Q);
+  b.v = _mm512_mask_blend_ps(t, b.v, v10);
+  b.i = _mm512_mask_blend_epi32(t, b.i, i10);
+  t = _mm512_cmp_ps_mask(v11, b.v, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v11, v11, _CMP_UNORD_Q);
+  b.v = _mm512_mask_blend_ps(t, b.v, v11);
+  b.i = _mm512_mask_blend_epi32(t, b.i, _mm512_add_epi32(i10, one));
+  return b;
+}
+
+// One (H, W) plane, K = 2, stride = 2, 16 outputs per vector: masked loads of the two input
+// rows (never past a row), even/odd columns split with permutex2var, pick2x2, masked stores.
+// Rows of up to 8 outputs (LeNet's 5x5) put two output rows in one vector; wider rows go
+// 16 outputs at a time.
+GPUNET_TARGET_AVX512 void pool2x2_forward_plane_avx512(const float* xp, float* op, int32_t* ap, int W, int OH, int OW) {
+  if (OW <= 8) {
+    // Lanes [0, OW): output row oh, from a = input row 2oh (and b = 2oh + 1); lanes
+    // [OW, 2 OW): output row oh + 1, from the second source of permutex2var, input row 2oh + 2.
+    alignas(64) int32_t ev[16], off[16];
+    for (int j = 0; j < 16; ++j) {
+      const bool second = j >= OW && j < 2 * OW;
+      const int ow = second ? j - OW : (j < OW ? j : 0);
+      ev[j] = (second ? 16 : 0) + 2 * ow;
+      off[j] = (second ? 2 * W : 0) + 2 * ow;
+    }
+    const __m512i even = _mm512_load_si512(ev), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i offset = _mm512_load_si512(off);
+    const __mmask16 mrow = first_lanes(2 * OW);
+    for (int oh = 0; oh < OH; oh += 2) {
+      const bool two = oh + 1 < OH;
+      const float* r0 = xp + 2 * oh * W;
+      const float* r1 = r0 + W;
+      const __m512 a0 = _mm512_maskz_loadu_ps(mrow, r0), b0 = _mm512_maskz_loadu_ps(mrow, r1);
+      const __m512 a1 = two ? _mm512_maskz_loadu_ps(mrow, r0 + 2 * W) : _mm512_setzero_ps();
+      const __m512 b1 = two ? _mm512_maskz_loadu_ps(mrow, r1 + 2 * W) : _mm512_setzero_ps();
+      const Pick b = pick2x2(_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(a0, odd, a1),
+                             _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1),
+                             _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W), offset), W);
+      const __mmask16 mo = first_lanes((two ? 2 : 1) * OW);
+      _mm512_mask_storeu_ps(op + oh * OW, mo, b.v);
+      _mm512_mask_storeu_epi32(ap + oh * OW, mo, b.i);
+    }
+    return;
+  }
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  for (int oh = 0; oh < OH; ++oh) {
+    const float* r0 = xp + 2 * oh * W;
+    const float* r1 = r0 + W;
+    for (int ow0 = 0; ow0 < OW; ow0 += 16) {
+      const int n = std::min(16, OW - ow0), c0 = 2 * ow0;
+      const __mmask16 mlo = first_lanes(2 * n);
+      const __m512 a0 = _mm512_maskz_loadu_ps(mlo, r0 + c0), b0 = _mm512_maskz_loadu_ps(mlo, r1 + c0);
+      __m512 a1 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+      if (n > 8) {
+        const __mmask16 mhi = first_lanes(2 * n - 16);
+        a1 = _mm512_maskz_loadu_ps(mhi, r0 + c0 + 16);
+        b1 = _mm512_maskz_loadu_ps(mhi, r1 + c0 + 16);
+      }
+      const Pick b = pick2x2(_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(a0, odd, a1),
+                             _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1),
+                             _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W + c0), even), W);
+      const __mmask16 mo = first_lanes(n);
+      _mm512_mask_storeu_ps(op + oh * OW + ow0, mo, b.v);
+      _mm512_mask_storeu_epi32(ap + oh * OW + ow0, mo, b.i);
+    }
+  }
+}
+
+// One plane of the backward, K = 2, stride = 2: the windows do not overlap, so each dx element
+// is 0 + dout of its window where the argmax points at it, else 0; written once, no fill and
+// no scatter. (0.0f + g, not g: the portable fill-then-add turns -0 into +0.) Rows and columns
+// that no window covers (odd H or W) are zero. Used for rows of more than 8 outputs: on
+// narrower rows most lanes are empty and the portable fill + scatter is faster (10x10 planes:
+// 14 us against 20 us for LeNet's batch of 64).
+GPUNET_TARGET_AVX512 void pool2x2_backward_plane_avx512(const float* g, const int32_t* ap, float* dp, int H, int W,
+                                                        int OH, int OW) {
+  const __m512i dup_lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i dup_hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i sixteen = _mm512_set1_epi32(16), row = _mm512_set1_epi32(W);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int oh = 0; oh < OH; ++oh) {
+    float* r0 = dp + 2 * oh * W;
+    float* r1 = r0 + W;
+    for (int ow0 = 0; ow0 < OW; ow0 += 16) {
+      const int n = std::min(16, OW - ow0), c0 = 2 * ow0;
+      const __mmask16 mo = first_lanes(n);
+      const __m512 gv = _mm512_add_ps(zero, _mm512_maskz_loadu_ps(mo, g + oh * OW + ow0));
+      const __m512i av = _mm512_maskz_loadu_epi32(mo, ap + oh * OW + ow0);
+      const __m512 g_lo = _mm512_permutex2var_ps(gv, dup_lo, gv), g_hi = _mm512_permutex2var_ps(gv, dup_hi, gv);
+      const __m512i a_lo = _mm512_permutex2var_epi32(av, dup_lo, av), a_hi = _mm512_permutex2var_epi32(av, dup_hi, av);
+      const __m512i i0_lo = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W + c0), iota);  // index of r0[c0 + lane]
+      const __m512i i0_hi = _mm512_add_epi32(i0_lo, sixteen);
+      const __mmask16 mlo = first_lanes(2 * n);
+      _mm512_mask_storeu_ps(r0 + c0, mlo, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a_lo, i0_lo), g_lo));
+      _mm512_mask_storeu_ps(r1 + c0, mlo,
+                            _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a_lo, _mm512_add_epi32(i0_lo, row)), g_lo));
+      if (n > 8) {
+        const __mmask16 mhi = first_lanes(2 * n - 16);
+        _mm512_mask_storeu_ps(r0 + c0 + 16, mhi, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a_hi, i0_hi), g_hi));
+        _mm512_mask_storeu_ps(r1 + c0 + 16, mhi,
+                              _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a_hi, _mm512_add_epi32(i0_hi, row)), g_hi));
+      }
+    }
+    for (int c = 2 * OW; c < W; ++c) r0[c] = r1[c] = 0.0f;
+  }
+  std::fill(dp + 2 * OH * W, dp + H * W, 0.0f);
+}
+
+}  // namespace
+#endif
 
 template <typename T>
 void max_pool2d_forward(const Pool2dShape& s, const T* x, T* out, int32_t* argmax) {
   const int64_t planes = static_cast<int64_t>(s.N) * s.C;
+  const bool avx512 = std::is_same_v<T, float> && s.K == 2 && s.stride == 2 && isa() == Isa::Avx512;
 #pragma omp parallel for schedule(static) if (planes > 16)
   for (int64_t pl = 0; pl < planes; ++pl) {
     const T* xp = x + pl * s.H * s.W;
     T* op = out + pl * s.OH * s.OW;
     int32_t* ap = argmax + pl * s.OH * s.OW;
+#if GPUNET_X86_KERNELS
+    if constexpr (std::is_same_v<T, float>) {
+      if (avx512) {
+        pool2x2_forward_plane_avx512(xp, op, ap, s.W, s.OH, s.OW);
+        continue;
+      }
+    }
+#endif
     if (s.K == 2 && s.stride == 2) {  // the seed's MaxPool2d(2, 2): the same rule, unrolled
       for (int oh = 0; oh < s.OH; ++oh) {
         const T* r0 = xp + 2 * oh * s.W;
@@ -65,12 +209,21 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* out, int32_t* argma
 template <typename T>
 void max_pool2d_backward(const Pool2dShape& s, const T* dout, const int32_t* argmax, T* dx) {
   const int64_t planes = static_cast<int64_t>(s.N) * s.C;
+  const bool avx512 = std::is_same_v<T, float> && s.K == 2 && s.stride == 2 && s.OW > 8 && isa() == Isa::Avx512;
 #pragma omp parallel for schedule(static) if (planes > 16)
   for (int64_t pl = 0; pl < planes; ++pl) {
     T* dp = dx + pl * s.H * s.W;
-    std::fill(dp, dp + s.H * s.W, T(0));
     const T* g = dout + pl * s.OH * s.OW;
     const int32_t* ap = argmax + pl * s.OH * s.OW;
+#if GPUNET_X86_KERNELS
+    if constexpr (std::is_same_v<T, float>) {
+      if (avx512) {  // argmax from the forward: inside its own (non-overlapping) window
+        pool2x2_backward_plane_avx512(g, ap, dp, s.H, s.W, s.OH, s.OW);
+        continue;
+      }
+    }
+#endif
+    std::fill(dp, dp + s.H * s.W, T(0));
     // Overlapping windows (stride < K) may pick the same element: add, do not overwrite.
     for (int i = 0; i < s.OH * s.OW; ++i) dp[ap[i]] += g[i];
   }

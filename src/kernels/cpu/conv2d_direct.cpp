@@ -1,0 +1,413 @@
+// Direct convolution on AVX-512 for float32, stride 1 (any padding), for the small channel
+// counts of networks like LeNet, where im2col + gemm spends its time building and packing
+// thin matrices. Everything is one correlation over "wide rows":
+//
+// The input image is copied, zero-padded, into planes of Hp x Wp (plus slack). An output
+// pixel (oh, ow) sits at q = oh*Wp + ow, and tap (kh, kw) reads the plane at q + kh*Wp + kw:
+// a constant offset per tap. So a vector of 16 consecutive q is 16 loads of one shifted
+// contiguous slice, whatever the row boundaries; the lanes that land on ow >= OW (the last
+// KW-1 columns of each wide row) are computed and thrown away (the price of contiguity).
+//   forward  out[o][q] = sum_{c,t} w[o][c][t] * xp[c][q + off_t]          (then + bias)
+//   dx       dxp[c][p] = sum_{o,t} w[o][c][t] * dp[o][p + OFF - off_t]     (dp: dout in wide
+//            rows with zeros in the thrown-away columns, after OFF = off_{T-1} zeros; a tap
+//            that crosses a row boundary lands in a zero column, which is what makes this exact)
+//   dw       dw[o][c][t] = sum_{n,q} dp[o][OFF + q] * xp[c][q + off_t]
+// forward and dx are the same kernel (corr) with a different tap table; both keep a tile of
+// up to 8 channels x 4 vectors of accumulators in registers. dw keeps up to 4 channels x 5
+// taps of vector accumulators and adds them to a per-thread [o][c][t][16] array per image;
+// the 16 lanes are summed once at the end.
+// Summation order differs from the gemm path (and from PyTorch's oneDNN): results agree to
+// float32 rounding, which tests/ops/test_conv_direct.cpp checks against the im2col path.
+#include "kernels/cpu/conv2d_direct.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "kernels/cpu/isa.h"
+
+#define GPUNET_DIRECT_CONV GPUNET_X86_KERNELS
+
+namespace gpunet::kernels::cpu::detail {
+
+namespace {
+ConvAlgo g_algo = ConvAlgo::Auto;
+}
+
+void set_conv_algo_for_testing(ConvAlgo algo) { g_algo = algo; }
+
+bool conv2d_direct_supported(const Conv2dShape& s) {
+#if GPUNET_DIRECT_CONV
+  if (g_algo == ConvAlgo::Im2col || isa() != Isa::Avx512) return false;
+  if (s.stride != 1 || s.N <= 0 || s.OH <= 0 || s.OW <= 0) return false;
+  const int64_t Hp = s.H + 2 * int64_t(s.pad), Wp = s.W + 2 * int64_t(s.pad);
+  if (Hp * Wp > (int64_t(1) << 26)) return false;  // int offsets
+  if (g_algo == ConvAlgo::Direct) return true;
+  // Auto: where the register tiles are well filled and im2col's thin gemms are not. Wide
+  // channel counts go to the gemm (OpenBLAS is better there).
+  return s.IC <= 32 && s.OC <= 32 && s.KH * s.KW <= 49;
+#else
+  (void)s;
+  return false;
+#endif
+}
+
+#if GPUNET_DIRECT_CONV
+namespace {
+
+constexpr int V = 16;  // floats per vector
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+struct Geometry {
+  int Hp, Wp;       // padded input plane
+  int64_t plane;    // floats per padded input channel in scratch (with slack for the last vector)
+  int Q;            // wide output length (OH-1)*Wp + OW
+  int NV;           // vectors covering Q
+  int NX;           // vectors covering Hp*Wp (dx on the padded plane)
+  int T;            // taps KH*KW
+  int OFF;          // (KH-1)*Wp + KW-1: the largest tap offset
+  int64_t dlen;     // floats per channel of dp: OFF + NX*V
+};
+
+Geometry geometry(const Conv2dShape& s) {
+  Geometry g{};
+  g.Hp = s.H + 2 * s.pad;
+  g.Wp = s.W + 2 * s.pad;
+  g.Q = (s.OH - 1) * g.Wp + s.OW;
+  g.NV = (g.Q + V - 1) / V;
+  g.NX = (g.Hp * g.Wp + V - 1) / V;
+  g.T = s.KH * s.KW;
+  g.OFF = (s.KH - 1) * g.Wp + (s.KW - 1);
+  // forward/dw read xp[c][q + off_t] for q < NV*V: at most Q + V-1 + OFF = Hp*Wp + V-1
+  g.plane = round_up(int64_t(g.Hp) * g.Wp + V, V);
+  g.dlen = round_up(int64_t(g.OFF) + int64_t(g.NX) * V, V);
+  return g;
+}
+
+template <typename T>
+T* scratch(std::vector<T>& buf, size_t n) {
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+// x (IC, H, W) -> xp (IC planes of `plane` floats): zero padding, zero slack.
+void pad_input(const Conv2dShape& s, const Geometry& g, const float* x, float* xp) {
+  for (int c = 0; c < s.IC; ++c) {
+    float* dst = xp + c * g.plane;
+    const float* src = x + static_cast<int64_t>(c) * s.H * s.W;
+    if (s.pad == 0) {
+      std::memcpy(dst, src, sizeof(float) * s.H * s.W);
+      std::memset(dst + s.H * s.W, 0, sizeof(float) * (g.plane - int64_t(s.H) * s.W));
+      continue;
+    }
+    std::memset(dst, 0, sizeof(float) * g.plane);
+    for (int h = 0; h < s.H; ++h)
+      std::memcpy(dst + (h + s.pad) * g.Wp + s.pad, src + static_cast<int64_t>(h) * s.W, sizeof(float) * s.W);
+  }
+}
+
+// dout (OC, OH, OW) -> dp (OC channels of dlen floats): OFF zeros, then the wide rows with
+// zeros in columns >= OW, then zeros.
+void pad_dout(const Conv2dShape& s, const Geometry& g, const float* d, float* dp) {
+  std::memset(dp, 0, sizeof(float) * g.dlen * s.OC);
+  for (int o = 0; o < s.OC; ++o)
+    for (int oh = 0; oh < s.OH; ++oh)
+      std::memcpy(dp + o * g.dlen + g.OFF + oh * g.Wp, d + (static_cast<int64_t>(o) * s.OH + oh) * s.OW,
+                  sizeof(float) * s.OW);
+}
+
+// ---- the correlation kernel: out[o][v*V..] for a tile of OB channels x QB vectors ----------
+template <int OB, int QB>
+GPUNET_TARGET_AVX512 void corr_tile(const float* in, int64_t cs, int C, const int* offs, int T, const float* wp,
+                                    int O, float* out, int64_t os) {
+  __m512 acc[OB][QB];
+#pragma GCC unroll 8
+  for (int i = 0; i < OB; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < QB; ++j) acc[i][j] = _mm512_setzero_ps();
+  for (int c = 0; c < C; ++c) {
+    const float* ic = in + c * cs;
+    const float* wc = wp + static_cast<int64_t>(c) * T * O;
+    for (int t = 0; t < T; ++t) {
+      const float* ip = ic + offs[t];
+      const float* wt = wc + t * O;
+      __m512 xv[QB];
+#pragma GCC unroll 4
+      for (int j = 0; j < QB; ++j) xv[j] = _mm512_loadu_ps(ip + V * j);
+#pragma GCC unroll 8
+      for (int i = 0; i < OB; ++i) {
+        const __m512 wv = _mm512_set1_ps(wt[i]);
+#pragma GCC unroll 4
+        for (int j = 0; j < QB; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < OB; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < QB; ++j) _mm512_storeu_ps(out + i * os + V * j, acc[i][j]);
+}
+
+using CorrFn = void (*)(const float*, int64_t, int, const int*, int, const float*, int, float*, int64_t);
+
+template <int OB>
+constexpr CorrFn corr_fn(int qb) {
+  switch (qb) {
+    case 1: return &corr_tile<OB, 1>;
+    case 2: return &corr_tile<OB, 2>;
+    case 3: return &corr_tile<OB, 3>;
+    default: return &corr_tile<OB, 4>;
+  }
+}
+CorrFn corr_select(int ob, int qb) {
+  switch (ob) {
+    case 1: return corr_fn<1>(qb);
+    case 2: return corr_fn<2>(qb);
+    case 3: return corr_fn<3>(qb);
+    case 4: return corr_fn<4>(qb);
+    case 5: return corr_fn<5>(qb);
+    case 6: return corr_fn<6>(qb);
+    case 7: return corr_fn<7>(qb);
+    default: return corr_fn<8>(qb);
+  }
+}
+
+// out[o][0 .. nv*V) = sum_{c<C, t<T} wp[(c*T + t)*O + o] * in[c*cs + q + offs[t]], o < O.
+void corr(const float* in, int64_t cs, int C, const int* offs, int T, const float* wp, int O, float* out,
+          int64_t os, int nv) {
+  for (int o0 = 0; o0 < O;) {
+    const int rem = O - o0, blocks = (rem + 7) / 8, ob = (rem + blocks - 1) / blocks;
+    const int qb_max = ob <= 6 ? 4 : 3;
+    for (int v = 0; v < nv;) {
+      const int qb = std::min(qb_max, nv - v);
+      corr_select(ob, qb)(in + v * V, cs, C, offs, T, wp + o0, O, out + o0 * os + v * V, os);
+      v += qb;
+    }
+    o0 += ob;
+  }
+}
+
+// ---- the weight-gradient kernel ------------------------------------------------------------
+// acc[i][k] (16 lanes each, at accm + i*aos + k*V) += sum_v d[i*ds + v*V ..] * in[v*V + offs[k] ..]
+template <int OB, int TB>
+GPUNET_TARGET_AVX512 void dw_tile(const float* in, const int* offs, const float* d, int64_t ds, int nv, float* accm,
+                                  int64_t aos) {
+  __m512 acc[OB][TB];
+#pragma GCC unroll 4
+  for (int i = 0; i < OB; ++i)
+#pragma GCC unroll 5
+    for (int k = 0; k < TB; ++k) acc[i][k] = _mm512_loadu_ps(accm + i * aos + k * V);
+  int o[TB];
+#pragma GCC unroll 5
+  for (int k = 0; k < TB; ++k) o[k] = offs[k];
+  for (int v = 0; v < nv; ++v) {
+    const float* ip = in + v * V;
+    __m512 xv[TB];
+#pragma GCC unroll 5
+    for (int k = 0; k < TB; ++k) xv[k] = _mm512_loadu_ps(ip + o[k]);
+#pragma GCC unroll 4
+    for (int i = 0; i < OB; ++i) {
+      const __m512 dv = _mm512_loadu_ps(d + i * ds + v * V);
+#pragma GCC unroll 5
+      for (int k = 0; k < TB; ++k) acc[i][k] = _mm512_fmadd_ps(dv, xv[k], acc[i][k]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < OB; ++i)
+#pragma GCC unroll 5
+    for (int k = 0; k < TB; ++k) _mm512_storeu_ps(accm + i * aos + k * V, acc[i][k]);
+}
+
+using DwFn = void (*)(const float*, const int*, const float*, int64_t, int, float*, int64_t);
+
+template <int OB>
+constexpr DwFn dw_fn(int tb) {
+  switch (tb) {
+    case 1: return &dw_tile<OB, 1>;
+    case 2: return &dw_tile<OB, 2>;
+    case 3: return &dw_tile<OB, 3>;
+    case 4: return &dw_tile<OB, 4>;
+    default: return &dw_tile<OB, 5>;
+  }
+}
+DwFn dw_select(int ob, int tb) {
+  switch (ob) {
+    case 1: return dw_fn<1>(tb);
+    case 2: return dw_fn<2>(tb);
+    case 3: return dw_fn<3>(tb);
+    default: return dw_fn<4>(tb);
+  }
+}
+
+// accm [O][C][T][V] += per-image products of dp (O channels, stride ds, already at +OFF) and
+// xp (C planes of cs).
+void dw_accumulate(const float* xp, int64_t cs, int C, const float* dp, int64_t ds, int O, const int* offs, int T,
+                   int nv, float* accm) {
+  const int64_t aos = static_cast<int64_t>(C) * T * V;  // accm stride between output channels
+  for (int o0 = 0; o0 < O;) {
+    const int rem = O - o0, blocks = (rem + 3) / 4, ob = (rem + blocks - 1) / blocks;
+    for (int c = 0; c < C; ++c)
+      for (int t0 = 0; t0 < T;) {
+        const int tb = std::min(5, T - t0);
+        dw_select(ob, tb)(xp + c * cs, offs + t0, dp + o0 * ds, ds, nv, accm + o0 * aos + (c * T + t0) * V, aos);
+        t0 += tb;
+      }
+    o0 += ob;
+  }
+}
+
+float hsum(const float* lanes) {
+  float sum = 0.0f;
+  for (int l = 0; l < V; ++l) sum += lanes[l];
+  return sum;
+}
+
+int threads_for(int N) {
+#ifdef _OPENMP
+  return N >= 16 ? std::max(1, std::min(omp_get_max_threads(), N)) : 1;
+#else
+  (void)N;
+  return 1;
+#endif
+}
+
+int thread_id() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+struct Scratch {
+  std::vector<float> xp, tmp, dp;
+};
+Scratch& thread_scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+}  // namespace
+
+void conv2d_direct_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out) {
+  const Geometry g = geometry(s);
+  const int T = g.T, P = s.OH * s.OW;
+  thread_local std::vector<float> wp_buf;
+  thread_local std::vector<int> offs_buf;
+  float* wp = scratch(wp_buf, static_cast<size_t>(s.OC) * s.IC * T);
+  int* offs = scratch(offs_buf, static_cast<size_t>(T));
+  for (int o = 0; o < s.OC; ++o)
+    for (int c = 0; c < s.IC; ++c)
+      for (int t = 0; t < T; ++t) wp[(static_cast<int64_t>(c) * T + t) * s.OC + o] = w[(static_cast<int64_t>(o) * s.IC + c) * T + t];
+  for (int kh = 0; kh < s.KH; ++kh)
+    for (int kw = 0; kw < s.KW; ++kw) offs[kh * s.KW + kw] = kh * g.Wp + kw;
+  const int64_t x_img = static_cast<int64_t>(s.IC) * s.H * s.W, out_img = static_cast<int64_t>(s.OC) * P;
+  const int64_t os = static_cast<int64_t>(g.NV) * V;
+#pragma omp parallel for schedule(static) num_threads(threads_for(s.N)) if (threads_for(s.N) > 1)
+  for (int n = 0; n < s.N; ++n) {
+    Scratch& sc = thread_scratch();
+    float* xp = scratch(sc.xp, static_cast<size_t>(s.IC) * g.plane);
+    float* tmp = scratch(sc.tmp, static_cast<size_t>(s.OC) * os);
+    pad_input(s, g, x + n * x_img, xp);
+    corr(xp, g.plane, s.IC, offs, T, wp, s.OC, tmp, os, g.NV);
+    // wide rows -> (OC, OH, OW), adding the bias after the sum (as PyTorch)
+    float* on = out + n * out_img;
+    for (int o = 0; o < s.OC; ++o) {
+      const float bias = b ? b[o] : 0.0f;
+      for (int oh = 0; oh < s.OH; ++oh) {
+        const float* __restrict src = tmp + o * os + oh * g.Wp;
+        float* __restrict dst = on + o * P + oh * s.OW;
+        for (int ow = 0; ow < s.OW; ++ow) dst[ow] = src[ow] + bias;
+      }
+    }
+  }
+}
+
+void conv2d_direct_backward(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx,
+                            float* dw, float* db) {
+  const Geometry g = geometry(s);
+  const int T = g.T, P = s.OH * s.OW;
+  const int64_t x_img = static_cast<int64_t>(s.IC) * s.H * s.W, out_img = static_cast<int64_t>(s.OC) * P;
+  if (db) {  // as the gemm path: a double sum per channel
+    for (int o = 0; o < s.OC; ++o) {
+      double acc = 0.0;
+      for (int n = 0; n < s.N; ++n) {
+        const float* d = dout + n * out_img + o * P;
+        for (int p = 0; p < P; ++p) acc += d[p];
+      }
+      db[o] = static_cast<float>(acc);
+    }
+  }
+  if (!dx && !dw) return;
+  thread_local std::vector<float> wq_buf, acc_buf;
+  thread_local std::vector<int> offs_buf;
+  int* offs = scratch(offs_buf, static_cast<size_t>(2 * T));
+  int* offs_dx = offs + T;
+  for (int kh = 0; kh < s.KH; ++kh)
+    for (int kw = 0; kw < s.KW; ++kw) {
+      offs[kh * s.KW + kw] = kh * g.Wp + kw;
+      offs_dx[kh * s.KW + kw] = g.OFF - (kh * g.Wp + kw);
+    }
+  float* wq = nullptr;
+  if (dx) {  // wq[(o*T + t)*IC + c] = w[o][c][t]: dx is a correlation with O and C swapped
+    wq = scratch(wq_buf, static_cast<size_t>(s.OC) * s.IC * T);
+    for (int o = 0; o < s.OC; ++o)
+      for (int c = 0; c < s.IC; ++c)
+        for (int t = 0; t < T; ++t) wq[(static_cast<int64_t>(o) * T + t) * s.IC + c] = w[(static_cast<int64_t>(o) * s.IC + c) * T + t];
+  }
+  const int nthreads = threads_for(s.N);
+  const int64_t acc_size = static_cast<int64_t>(s.OC) * s.IC * T * V;
+  float* accs = nullptr;
+  if (dw) {
+    accs = scratch(acc_buf, static_cast<size_t>(acc_size * nthreads));
+    std::fill(accs, accs + acc_size * nthreads, 0.0f);
+  }
+  const int64_t xs = static_cast<int64_t>(g.NX) * V;  // dx wide plane stride
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+  {
+    Scratch& sc = thread_scratch();
+    float* accm = dw ? accs + acc_size * thread_id() : nullptr;
+    float* dp = scratch(sc.dp, static_cast<size_t>(s.OC) * g.dlen);
+    float* xp = dw ? scratch(sc.xp, static_cast<size_t>(s.IC) * g.plane) : nullptr;
+    float* dxw = dx ? scratch(sc.tmp, static_cast<size_t>(s.IC) * xs) : nullptr;
+#pragma omp for schedule(static)
+    for (int n = 0; n < s.N; ++n) {
+      pad_dout(s, g, dout + n * out_img, dp);
+      if (dw) {
+        pad_input(s, g, x + n * x_img, xp);
+        dw_accumulate(xp, g.plane, s.IC, dp + g.OFF, g.dlen, s.OC, offs, T, g.NV, accm);
+      }
+      if (dx) {
+        corr(dp, g.dlen, s.OC, offs_dx, T, wq, s.IC, dxw, xs, g.NX);
+        float* dn = dx + n * x_img;
+        for (int c = 0; c < s.IC; ++c)
+          for (int h = 0; h < s.H; ++h)
+            std::memcpy(dn + (static_cast<int64_t>(c) * s.H + h) * s.W, dxw + c * xs + (h + s.pad) * g.Wp + s.pad,
+                        sizeof(float) * s.W);
+      }
+    }
+  }
+  if (dw) {
+    const int64_t n_w = static_cast<int64_t>(s.OC) * s.IC * T;
+    for (int64_t i = 0; i < n_w; ++i) {
+      float sum = hsum(accs + i * V);
+      for (int th = 1; th < nthreads; ++th) sum += hsum(accs + th * acc_size + i * V);
+      dw[i] = sum;
+    }
+  }
+}
+
+#else  // no x86-64: never selected (conv2d_direct_supported is false)
+
+void conv2d_direct_forward(const Conv2dShape&, const float*, const float*, const float*, float*) {}
+void conv2d_direct_backward(const Conv2dShape&, const float*, const float*, const float*, float*, float*, float*) {}
+
+#endif
+
+}  // namespace gpunet::kernels::cpu::detail

@@ -1,0 +1,19 @@
+#pragma once
+// Internal: direct convolution for float32 on AVX-512 (src/kernels/cpu/conv2d_direct.cpp), used
+// by kernels::cpu::conv2d_forward/backward<float> when conv2d_direct_supported(s). The
+// im2col + gemm code in conv2d.cpp is the reference it is tested against.
+#include "kernels/conv2d.h"
+
+namespace gpunet::kernels::cpu::detail {
+
+enum class ConvAlgo { Auto, Im2col, Direct };
+// Tests only: Im2col forces the gemm path, Direct the direct one wherever it can run
+// (AVX-512 present, stride 1), Auto picks by shape. Not thread-safe.
+void set_conv_algo_for_testing(ConvAlgo algo);
+
+bool conv2d_direct_supported(const Conv2dShape& s);
+void conv2d_direct_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out);
+void conv2d_direct_backward(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx,
+                            float* dw, float* db);
+
+}  // namespace gpunet::kernels::cpu::detail
