@@ -157,8 +157,8 @@ void run_bench(const BenchArgs& a) {
       std::printf("gpunet bench --loader-only: batches (gather, normalise, upload) from %lld images in %s\n",
                   static_cast<long long>(ds->n), dc.dir.c_str());
     else
-      std::printf("gpunet bench: LeNet, SGD(lr=0.001, momentum=0.9), %lld images from %s\n",
-                  static_cast<long long>(ds->n), dc.dir.c_str());
+      std::printf("gpunet bench: LeNet, SGD(lr=0.001, momentum=0.9), %lld images from %s; cpu kernels %s\n",
+                  static_cast<long long>(ds->n), dc.dir.c_str(), cpu_kernels().c_str());
     std::printf("%-8s %6s %12s %10s %8s %8s %8s %13s %6s\n", "device", "batch", "images/s", "ms/step", "steps", "repeats",
                 "threads", "peak host MiB", "data");
     std::fflush(stdout);
@@ -175,6 +175,7 @@ void run_bench(const BenchArgs& a) {
                           {"warmup", a.warmup},
                           {"repeats", a.repeats},
                           {"threads", threads},
+                          {"cpu_kernels", cpu_kernels()},
                           {"peak_host_bytes", r.peak_host},
                           {"peak_device_bytes", r.peak_device},
                           {"data_path", path},

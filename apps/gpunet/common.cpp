@@ -9,7 +9,6 @@
 #include "gpunet/io/checkpoint.h"
 #include "gpunet/models/lenet.h"
 
-extern "C" void openblas_set_num_threads(int);
 
 namespace gpunet::cli {
 namespace fs = std::filesystem;
@@ -57,8 +56,7 @@ DataChoice choose_data(const std::string& flag) {
 
 void set_threads(int n) {
   if (n <= 0) return;
-  omp_set_num_threads(n);
-  openblas_set_num_threads(n);
+  omp_set_num_threads(n);  // OpenBLAS follows per gemm (src/kernels/cpu/gemm.h)
 }
 
 std::shared_ptr<nn::Module> load_model(const std::string& model_name, const std::string& checkpoint) {

@@ -20,7 +20,8 @@ void register_doctor(CLI::App& app, int& exit_code) {
     if (GPUNET_HAVE_CUDA) std::printf(" (architectures %s)", GPUNET_CUDA_ARCHITECTURES);
     std::printf("\n");
     if (GPUNET_HAVE_CUDA) std::printf("cuda: %s\n", cuda::version_string().c_str());
-    std::printf("cpu: %d OpenMP threads; OpenBLAS %s\n", omp_get_max_threads(), openblas_get_config());
+    std::printf("cpu: %d OpenMP threads; OpenBLAS %s; kernels %s\n", omp_get_max_threads(), openblas_get_config(),
+                cpu_kernels().c_str());
     const int n = cuda::device_count();
     std::printf("devices: cpu");
     for (int i = 0; i < n; ++i) std::printf(", cuda:%d (%s)", i, cuda::device_name(i).c_str());

@@ -1,6 +1,7 @@
 #include "train_options.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include "gpunet/error.h"
 
@@ -49,6 +50,18 @@ void validate(const TrainOptions& o) {
   if (o.checkpoint_every > 0 && o.checkpoint.empty()) bad("--checkpoint-every needs --checkpoint FILE");
   if (o.cuda_graph != "auto" && o.cuda_graph != "on" && o.cuda_graph != "off") bad("--cuda-graph " + o.cuda_graph + ": expected auto, on or off");
   if (o.threads < 0 || o.threads > 1024) bad("--threads " + std::to_string(o.threads) + ": must be between 1 and 1024");
+  // Output files: their folder must exist now, not when the first save comes after an epoch.
+  for (const auto& [flag, path] : {std::pair<const char*, const std::string&>{"--checkpoint", o.checkpoint},
+                                   {"--save", o.save}}) {
+    if (path.empty()) continue;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path p(path);
+    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    if (!fs::is_directory(dir, ec))
+      bad(std::string(flag) + " " + path + ": the folder " + dir.string() + " does not exist; create it first");
+    if (fs::is_directory(p, ec)) bad(std::string(flag) + " " + path + ": is a folder; give a file name");
+  }
 }
 
 std::map<std::string, std::string> run_settings(const TrainOptions& o) {

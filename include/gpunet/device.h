@@ -38,6 +38,10 @@ class Device {
   int index_ = 0;
 };
 
+/// The CPU kernels in use: "avx512" (the AVX-512 fast paths) or "generic" (portable loops),
+/// with the reason when generic ("generic (GPUNET_CPU_ISA=generic)", "generic (no AVX-512)").
+std::string cpu_kernels();
+
 namespace cuda {
 /// True when this build has the CUDA backend compiled in.
 bool compiled();

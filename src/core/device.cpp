@@ -5,6 +5,7 @@
 
 #include "gpunet/config.h"
 #include "gpunet/error.h"
+#include "kernels/cpu/isa.h"
 
 namespace gpunet {
 
@@ -18,6 +19,13 @@ Device Device::parse(const std::string& text) {
     if (digits) return Device::cuda(std::stoi(idx));
   }
   throw InputError("unknown device '" + text + "'; use cpu, cuda or cuda:N (e.g. cuda:0)");
+}
+
+std::string cpu_kernels() {
+  using kernels::cpu::Isa;
+  if (kernels::cpu::isa() == Isa::Avx512) return "avx512";
+  if (kernels::cpu::detected_isa() == Isa::Avx512) return "generic (GPUNET_CPU_ISA=generic)";
+  return "generic (this CPU has no AVX-512)";
 }
 
 std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index_); }

@@ -79,6 +79,13 @@ DecodedImage decode_image(const std::string& path, int channels) {
   if (jpeg_has_oversized_huffman_table(bytes))
     throw InputError(detail::cat(path, ": cannot decode the image (corrupt JPEG: a Huffman table with more than 256 codes)"));
   int w = 0, h = 0, c = 0;
+  // A few header bytes can declare a huge image, which stb_image would allocate and fill
+  // (found by fuzzing): read the declared size first and refuse more than kMaxImagePixels.
+  if (stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c) &&
+      static_cast<int64_t>(w) * h > kMaxImagePixels)
+    throw InputError(detail::cat(path, ": cannot decode the image (its header declares ", w, "x", h,
+                                 " pixels, more than the ", kMaxImagePixels,
+                                 " gpunet decodes); expected a PNG, JPEG or BMP file of at most 8192x8192"));
   std::unique_ptr<stbi_uc, void (*)(void*)> px(
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c, channels), &stbi_image_free);
   if (!px)

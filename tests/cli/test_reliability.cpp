@@ -494,14 +494,20 @@ TEST(ReliabilitySave, FullDiskKeepsThePreviousCheckpoint) {
   EXPECT_EQ(io::load_train_state(d / "ck.safetensors").scalars.at("step"), "10");
 }
 
-TEST(ReliabilitySave, CheckpointInAMissingFolderIsOneLineNamingIt) {
+TEST(ReliabilitySave, CheckpointInAMissingFolderIsRefusedBeforeTraining) {
+  // Checked with the other flags, before any data is read or any step is trained: not an hour
+  // later, at the first save.
   TempDir d;
   auto r = run_cli("train --max-steps 2 --checkpoint nodir/ck.safetensors --quiet --data " + sh_quote(kSample) + kFast,
                    d.path.string(), kEnv);
-  expect_one_line_error(r, {"cannot save nodir/ck.safetensors", "No such file or directory"}, "missing folder");
+  expect_one_line_error(r, {"--checkpoint nodir/ck.safetensors: the folder nodir does not exist"}, "missing folder");
+  EXPECT_EQ(r.out.find("loss"), std::string::npos) << r.out;
   auto w = run_cli("train --max-steps 2 --save nodir/w.safetensors --quiet --data " + sh_quote(kSample) + kFast,
                    d.path.string(), kEnv);
-  expect_one_line_error(w, {"cannot save nodir/w.safetensors", "No such file or directory"}, "--save, missing folder");
+  expect_one_line_error(w, {"--save nodir/w.safetensors: the folder nodir does not exist"}, "--save, missing folder");
+  fs::create_directories(d.path / "adir");
+  auto f = run_cli("train --max-steps 2 --save adir --quiet --data " + sh_quote(kSample) + kFast, d.path.string(), kEnv);
+  expect_one_line_error(f, {"--save adir: is a folder"}, "--save, a folder");
 }
 
 }  // namespace

@@ -94,6 +94,22 @@ TEST(ImageFolder, UndecodableFileIsNamed) {
   EXPECT_NE(msg3.find("no class sub-folders"), std::string::npos) << msg3;
 }
 
+TEST(ImageFolder, HugeDeclaredImageIsRefusedBeforeDecoding) {
+  // A real 2x2 PNG whose header then claims 9000 x 9000 (stb_image does not check CRCs): the
+  // declared size is refused by name, before stb_image allocates 243 MB for it.
+  TempDir t;
+  const fs::path p = t.path / "huge.png";
+  write_png(p, 2, 2, 0);
+  std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+  const unsigned char dims[8] = {0, 0, 0x23, 0x28, 0, 0, 0x23, 0x28};  // IHDR width, height (big-endian 9000)
+  f.seekp(16);
+  f.write(reinterpret_cast<const char*>(dims), 8);
+  f.close();
+  GPUNET_INPUT_ERROR_MESSAGE(decode_image(p.string()), msg);
+  EXPECT_NE(msg.find("huge.png: cannot decode the image (its header declares 9000x9000 pixels, more than the 67108864"), std::string::npos)
+      << msg;
+}
+
 TEST(ImageFolder, DecodeAndLoadImage) {
   TempDir t;
   write_png(t.path / "x.png", 5, 3, 100);

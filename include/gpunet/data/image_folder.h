@@ -19,8 +19,12 @@ struct DecodedImage {
   std::vector<uint8_t> data;
 };
 
+/// The largest image decode_image accepts: 2^26 pixels (8192 x 8192).
+inline constexpr int64_t kMaxImagePixels = int64_t(1) << 26;
+
 /// Decodes an image file to `channels` channels (3: RGB; grey and alpha are converted).
-/// Throws InputError naming the file and stb_image's reason when it cannot be decoded.
+/// Throws InputError naming the file and stb_image's reason when it cannot be decoded, or
+/// the declared size when it is above kMaxImagePixels (checked before anything is allocated).
 DecodedImage decode_image(const std::string& path, int channels = 3);
 /// Resamples to w x h (stb_image_resize: a Mitchell filter down, Catmull-Rom up). Same size: a copy.
 DecodedImage resize_image(const DecodedImage& img, int w, int h);
