@@ -23,9 +23,11 @@ Device Device::parse(const std::string& text) {
 
 std::string cpu_kernels() {
   using kernels::cpu::Isa;
-  if (kernels::cpu::isa() == Isa::Avx512) return "avx512";
-  if (kernels::cpu::detected_isa() == Isa::Avx512) return "generic (GPUNET_CPU_ISA=generic)";
-  return "generic (this CPU has no AVX-512)";
+  const Isa used = kernels::cpu::isa(), present = kernels::cpu::detected_isa();
+  const char* name = used == Isa::Avx512 ? "avx512" : used == Isa::Avx2 ? "avx2" : "generic";
+  if (used != present) return std::string(name) + " (capped by GPUNET_CPU_ISA)";
+  if (used == Isa::Generic) return "generic (this CPU has no AVX2)";
+  return name;
 }
 
 std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index_); }

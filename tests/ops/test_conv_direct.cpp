@@ -1,4 +1,5 @@
-// The direct AVX-512 convolution (src/kernels/cpu/conv2d_direct.cpp) against the reference:
+// The direct convolution (src/kernels/cpu/conv2d_direct.cpp), with its AVX-512 tiles and with
+// its AVX2 tiles (each where the CPU has it), against the reference:
 // the im2col + gemm kernel run in double on the same float inputs. Forward, dx, dw and db, over
 // shapes that exercise every tile size and tail (channel counts 1..17, kernels 1x1..7x7,
 // padding 0..3, odd and non-square planes, batches that split across threads). The float
@@ -56,12 +57,12 @@ void expect_close(const std::vector<float>& got, const std::vector<double>& ref,
 class ConvDirect : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (kc::detected_isa() != kc::Isa::Avx512)
-      GTEST_SKIP() << "this CPU has no AVX-512: the direct convolution is never used here";
+    if (kc::detected_isa() == kc::Isa::Generic)
+      GTEST_SKIP() << "this CPU has neither AVX2 nor AVX-512: the direct convolution is never used here";
   }
   void TearDown() override {
     kc::detail::set_conv_algo_for_testing(kc::detail::ConvAlgo::Auto);
-    kc::set_isa_for_testing(kc::detected_isa());
+    kc::set_isa_for_testing(kc::default_isa());
   }
 
   // Runs forward and backward with `algo` on float data and compares with the double reference.
@@ -81,10 +82,19 @@ class ConvDirect : public ::testing::Test {
     kc::conv2d_backward<double>(s, xd.data(), wd.data(), dd.data(), with_dx ? dx_r.data() : nullptr, dw_r.data(),
                                 db_r.data());
 
-    for (auto algo : {kc::detail::ConvAlgo::Direct, kc::detail::ConvAlgo::Im2col}) {
-      kc::detail::set_conv_algo_for_testing(algo);
-      SCOPED_TRACE(algo == kc::detail::ConvAlgo::Direct ? "direct" : "im2col");
-      if (algo == kc::detail::ConvAlgo::Direct) ASSERT_TRUE(kc::detail::conv2d_direct_supported(s));
+    struct Run {
+      kc::detail::ConvAlgo algo;
+      kc::Isa isa;
+      const char* name;
+    };
+    for (const Run& run : {Run{kc::detail::ConvAlgo::Direct, kc::Isa::Avx512, "direct, avx512"},
+                           Run{kc::detail::ConvAlgo::Direct, kc::Isa::Avx2, "direct, avx2"},
+                           Run{kc::detail::ConvAlgo::Im2col, kc::detected_isa(), "im2col"}}) {
+      if (static_cast<int>(run.isa) > static_cast<int>(kc::detected_isa())) continue;  // not on this CPU
+      kc::set_isa_for_testing(run.isa);
+      kc::detail::set_conv_algo_for_testing(run.algo);
+      SCOPED_TRACE(run.name);
+      if (run.algo == kc::detail::ConvAlgo::Direct) ASSERT_TRUE(kc::detail::conv2d_direct_supported(s));
       std::vector<float> out(dout.size(), NAN), dx(x.size(), NAN), dw(w.size(), NAN), db(b.size(), NAN);
       kc::conv2d_forward<float>(s, x.data(), w.data(), with_bias ? b.data() : nullptr, out.data());
       kc::conv2d_backward<float>(s, x.data(), w.data(), dout.data(), with_dx ? dx.data() : nullptr, dw.data(),
@@ -169,10 +179,12 @@ TEST(ConvDirectSelection, AutoPicksDirectOnlyWhereItRuns) {
   strided.OH = strided.OW = 14;
   EXPECT_FALSE(kc::detail::conv2d_direct_supported(strided));
   EXPECT_FALSE(kc::detail::conv2d_direct_supported(make_shape(4, 64, 16, 16, 128, 3, 3, 1)));  // wide: gemm
-  EXPECT_EQ(kc::detail::conv2d_direct_supported(lenet1), kc::isa() == kc::Isa::Avx512);
+  EXPECT_EQ(kc::detail::conv2d_direct_supported(lenet1), kc::isa() != kc::Isa::Generic);
   kc::set_isa_for_testing(kc::Isa::Generic);
   EXPECT_FALSE(kc::detail::conv2d_direct_supported(lenet1));
-  kc::set_isa_for_testing(kc::detected_isa());
+  kc::set_isa_for_testing(kc::Isa::Avx2);
+  EXPECT_EQ(kc::detail::conv2d_direct_supported(lenet1), kc::detected_isa() != kc::Isa::Generic);
+  kc::set_isa_for_testing(kc::default_isa());
 }
 
 }  // namespace

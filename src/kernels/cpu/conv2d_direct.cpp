@@ -1,10 +1,10 @@
-// Direct convolution on AVX-512 for float32, stride 1 (any padding), for the small channel
+// Direct convolution on AVX-512 or AVX2 for float32, stride 1 (any padding), for the small channel
 // counts of networks like LeNet, where im2col + gemm spends its time building and packing
 // thin matrices. Everything is one correlation over "wide rows":
 //
 // The input image is copied, zero-padded, into planes of Hp x Wp (plus slack). An output
 // pixel (oh, ow) sits at q = oh*Wp + ow, and tap (kh, kw) reads the plane at q + kh*Wp + kw:
-// a constant offset per tap. So a vector of 16 consecutive q is 16 loads of one shifted
+// a constant offset per tap. So a vector of 16 (8) consecutive q is one load of a shifted
 // contiguous slice, whatever the row boundaries; the lanes that land on ow >= OW (the last
 // KW-1 columns of each wide row) are computed and thrown away (the price of contiguity).
 //   forward  out[o][q] = sum_{c,t} w[o][c][t] * xp[c][q + off_t]          (then + bias)
@@ -15,7 +15,9 @@
 // forward and dx are the same kernel (corr) with a different tap table; both keep a tile of
 // up to 8 channels x 4 vectors of accumulators in registers. dw keeps up to 4 channels x 5
 // taps of vector accumulators and adds them to a per-thread [o][c][t][16] array per image;
-// the 16 lanes are summed once at the end.
+// the 16 lanes are summed once at the end. The tiles are written once
+// (conv2d_direct_tiles.inc) and compiled for AVX-512 (zmm, 32 registers) and for AVX2 + FMA
+// (ymm, 16 registers: smaller tiles); isa() picks one at run time.
 // Summation order differs from the gemm path (and from PyTorch's oneDNN): results agree to
 // float32 rounding, which tests/ops/test_conv_direct.cpp checks against the im2col path.
 #include "kernels/cpu/conv2d_direct.h"
@@ -50,7 +52,7 @@ void set_conv_algo_for_testing(ConvAlgo algo) { g_algo = algo; }
 
 bool conv2d_direct_supported(const Conv2dShape& s) {
 #if GPUNET_DIRECT_CONV
-  if (g_algo == ConvAlgo::Im2col || isa() != Isa::Avx512) return false;
+  if (g_algo == ConvAlgo::Im2col || isa() == Isa::Generic) return false;
   if (s.stride != 1 || s.N <= 0 || s.OH <= 0 || s.OW <= 0) return false;
   const int64_t Hp = s.H + 2 * int64_t(s.pad), Wp = s.W + 2 * int64_t(s.pad);
   if (Hp * Wp > (int64_t(1) << 26)) return false;  // int offsets
@@ -67,7 +69,7 @@ bool conv2d_direct_supported(const Conv2dShape& s) {
 #if GPUNET_DIRECT_CONV
 namespace {
 
-constexpr int V = 16;  // floats per vector
+constexpr int kUnit = 16;  // lengths and strides are multiples of this many floats (a zmm)
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -79,7 +81,7 @@ struct Geometry {
   int NX;           // vectors covering Hp*Wp (dx on the padded plane)
   int T;            // taps KH*KW
   int OFF;          // (KH-1)*Wp + KW-1: the largest tap offset
-  int64_t dlen;     // floats per channel of dp: OFF + NX*V
+  int64_t dlen;     // floats per channel of dp: OFF + NX*kUnit
 };
 
 Geometry geometry(const Conv2dShape& s) {
@@ -87,13 +89,13 @@ Geometry geometry(const Conv2dShape& s) {
   g.Hp = s.H + 2 * s.pad;
   g.Wp = s.W + 2 * s.pad;
   g.Q = (s.OH - 1) * g.Wp + s.OW;
-  g.NV = (g.Q + V - 1) / V;
-  g.NX = (g.Hp * g.Wp + V - 1) / V;
+  g.NV = (g.Q + kUnit - 1) / kUnit;
+  g.NX = (g.Hp * g.Wp + kUnit - 1) / kUnit;
   g.T = s.KH * s.KW;
   g.OFF = (s.KH - 1) * g.Wp + (s.KW - 1);
-  // forward/dw read xp[c][q + off_t] for q < NV*V: at most Q + V-1 + OFF = Hp*Wp + V-1
-  g.plane = round_up(int64_t(g.Hp) * g.Wp + V, V);
-  g.dlen = round_up(int64_t(g.OFF) + int64_t(g.NX) * V, V);
+  // forward/dw read xp[c][q + off_t] for q < NV*kUnit: at most Q + kUnit-1 + OFF = Hp*Wp + kUnit-1
+  g.plane = round_up(int64_t(g.Hp) * g.Wp + kUnit, kUnit);
+  g.dlen = round_up(int64_t(g.OFF) + int64_t(g.NX) * kUnit, kUnit);
   return g;
 }
 
@@ -129,158 +131,64 @@ void pad_dout(const Conv2dShape& s, const Geometry& g, const float* d, float* dp
                   sizeof(float) * s.OW);
 }
 
-// ---- the correlation kernel: out[o][v*V..] for a tile of OB channels x QB vectors ----------
-template <int OB, int QB>
-GPUNET_TARGET_AVX512 void corr_tile(const float* in, int64_t cs, int C, const int* offs, int T, const float* wp,
-                                    int O, float* out, int64_t os) {
-  __m512 acc[OB][QB];
-#pragma GCC unroll 8
-  for (int i = 0; i < OB; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < QB; ++j) acc[i][j] = _mm512_setzero_ps();
-  for (int c = 0; c < C; ++c) {
-    const float* ic = in + c * cs;
-    const float* wc = wp + static_cast<int64_t>(c) * T * O;
-    for (int t = 0; t < T; ++t) {
-      const float* ip = ic + offs[t];
-      const float* wt = wc + t * O;
-      __m512 xv[QB];
-#pragma GCC unroll 4
-      for (int j = 0; j < QB; ++j) xv[j] = _mm512_loadu_ps(ip + V * j);
-#pragma GCC unroll 8
-      for (int i = 0; i < OB; ++i) {
-        const __m512 wv = _mm512_set1_ps(wt[i]);
-#pragma GCC unroll 4
-        for (int j = 0; j < QB; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
-      }
-    }
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < OB; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < QB; ++j) _mm512_storeu_ps(out + i * os + V * j, acc[i][j]);
-}
-
-using CorrFn = void (*)(const float*, int64_t, int, const int*, int, const float*, int, float*, int64_t);
-
-template <int OB>
-constexpr CorrFn corr_fn(int qb) {
-  switch (qb) {
-    case 1: return &corr_tile<OB, 1>;
-    case 2: return &corr_tile<OB, 2>;
-    case 3: return &corr_tile<OB, 3>;
-    default: return &corr_tile<OB, 4>;
-  }
-}
-CorrFn corr_select(int ob, int qb) {
-  switch (ob) {
-    case 1: return corr_fn<1>(qb);
-    case 2: return corr_fn<2>(qb);
-    case 3: return corr_fn<3>(qb);
-    case 4: return corr_fn<4>(qb);
-    case 5: return corr_fn<5>(qb);
-    case 6: return corr_fn<6>(qb);
-    case 7: return corr_fn<7>(qb);
-    default: return corr_fn<8>(qb);
-  }
-}
-
-// out[o][0 .. nv*V) = sum_{c<C, t<T} wp[(c*T + t)*O + o] * in[c*cs + q + offs[t]], o < O.
-void corr(const float* in, int64_t cs, int C, const int* offs, int T, const float* wp, int O, float* out,
-          int64_t os, int nv) {
-  for (int o0 = 0; o0 < O;) {
-    const int rem = O - o0, blocks = (rem + 7) / 8, ob = (rem + blocks - 1) / blocks;
-    const int qb_max = ob <= 6 ? 4 : 3;
-    for (int v = 0; v < nv;) {
-      const int qb = std::min(qb_max, nv - v);
-      corr_select(ob, qb)(in + v * V, cs, C, offs, T, wp + o0, O, out + o0 * os + v * V, os);
-      v += qb;
-    }
-    o0 += ob;
-  }
-}
-
-// ---- the weight-gradient kernel ------------------------------------------------------------
-// acc[i][k] (16 lanes each, at accm + i*aos + k*V) += sum_v d[i*ds + v*V ..] * in[v*V + offs[k] ..]
-template <int OB, int TB>
-GPUNET_TARGET_AVX512 void dw_tile(const float* in, const int* offs, const float* d, int64_t ds, int nv, float* accm,
-                                  int64_t aos) {
-  __m512 acc[OB][TB];
-#pragma GCC unroll 4
-  for (int i = 0; i < OB; ++i)
-#pragma GCC unroll 5
-    for (int k = 0; k < TB; ++k) acc[i][k] = _mm512_loadu_ps(accm + i * aos + k * V);
-  int o[TB];
-#pragma GCC unroll 5
-  for (int k = 0; k < TB; ++k) o[k] = offs[k];
-  for (int v = 0; v < nv; ++v) {
-    const float* ip = in + v * V;
-    __m512 xv[TB];
-#pragma GCC unroll 5
-    for (int k = 0; k < TB; ++k) xv[k] = _mm512_loadu_ps(ip + o[k]);
-#pragma GCC unroll 4
-    for (int i = 0; i < OB; ++i) {
-      const __m512 dv = _mm512_loadu_ps(d + i * ds + v * V);
-#pragma GCC unroll 5
-      for (int k = 0; k < TB; ++k) acc[i][k] = _mm512_fmadd_ps(dv, xv[k], acc[i][k]);
-    }
-  }
-#pragma GCC unroll 4
-  for (int i = 0; i < OB; ++i)
-#pragma GCC unroll 5
-    for (int k = 0; k < TB; ++k) _mm512_storeu_ps(accm + i * aos + k * V, acc[i][k]);
-}
-
-using DwFn = void (*)(const float*, const int*, const float*, int64_t, int, float*, int64_t);
-
-template <int OB>
-constexpr DwFn dw_fn(int tb) {
-  switch (tb) {
-    case 1: return &dw_tile<OB, 1>;
-    case 2: return &dw_tile<OB, 2>;
-    case 3: return &dw_tile<OB, 3>;
-    case 4: return &dw_tile<OB, 4>;
-    default: return &dw_tile<OB, 5>;
-  }
-}
-DwFn dw_select(int ob, int tb) {
-  switch (ob) {
-    case 1: return dw_fn<1>(tb);
-    case 2: return dw_fn<2>(tb);
-    case 3: return dw_fn<3>(tb);
-    default: return dw_fn<4>(tb);
-  }
-}
-
-// accm [O][C][T][V] += per-image products of dp (O channels, stride ds, already at +OFF) and
-// xp (C planes of cs).
-void dw_accumulate(const float* xp, int64_t cs, int C, const float* dp, int64_t ds, int O, const int* offs, int T,
-                   int nv, float* accm) {
-  const int64_t aos = static_cast<int64_t>(C) * T * V;  // accm stride between output channels
-  for (int o0 = 0; o0 < O;) {
-    const int rem = O - o0, blocks = (rem + 3) / 4, ob = (rem + blocks - 1) / blocks;
-    for (int c = 0; c < C; ++c)
-      for (int t0 = 0; t0 < T;) {
-        const int tb = std::min(5, T - t0);
-        dw_select(ob, tb)(xp + c * cs, offs + t0, dp + o0 * ds, ds, nv, accm + o0 * aos + (c * T + t0) * V, aos);
-        t0 += tb;
-      }
-    o0 += ob;
-  }
-}
-
-// dw[i] = sum over threads and lanes of accs[th][i][0..V), for i < n.
-GPUNET_TARGET_AVX512 void reduce_lanes(const float* accs, int64_t acc_size, int nthreads, int64_t n, float* dw) {
-  for (int64_t i = 0; i < n; ++i) {
-    __m512 v = _mm512_loadu_ps(accs + i * V);
-    for (int th = 1; th < nthreads; ++th) v = _mm512_add_ps(v, _mm512_loadu_ps(accs + th * acc_size + i * V));
-    // the 16 lanes, pairwise (not _mm512_reduce_add_ps: g++ 12 warns inside its header)
+// ---- the tiles, once per instruction set (conv2d_direct_tiles.inc) --------------------------
+namespace z16 {  // AVX-512: 16 floats per vector, 32 registers
+struct Vec {
+  using T = __m512;
+  static constexpr int L = 16;
+  GPUNET_TARGET_AVX512 static inline T zero() { return _mm512_setzero_ps(); }
+  GPUNET_TARGET_AVX512 static inline T load(const float* p) { return _mm512_loadu_ps(p); }
+  GPUNET_TARGET_AVX512 static inline void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  GPUNET_TARGET_AVX512 static inline T set1(float x) { return _mm512_set1_ps(x); }
+  GPUNET_TARGET_AVX512 static inline T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  GPUNET_TARGET_AVX512 static inline T add(T a, T b) { return _mm512_add_ps(a, b); }
+  GPUNET_TARGET_AVX512 static inline float hsum(T v) {  // pairwise (_mm512_reduce_add_ps warns in g++ 12)
     v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));
     v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));
     v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
     v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
-    dw[i] = _mm512_cvtss_f32(v);
+    return _mm512_cvtss_f32(v);
   }
+};
+constexpr int kCorrObMax = 8, kDwObMax = 4, kDwTbMax = 5;  // up to 24 + 4 + 1 and 20 + 5 + 1 registers
+constexpr int corr_qb_max(int ob) { return ob <= 6 ? 4 : 3; }
+#define GPUNET_TILE_TARGET GPUNET_TARGET_AVX512
+#include "kernels/cpu/conv2d_direct_tiles.inc"
+#undef GPUNET_TILE_TARGET
+}  // namespace z16
+
+namespace y8 {  // AVX2 + FMA: 8 floats per vector, 16 registers
+struct Vec {
+  using T = __m256;
+  static constexpr int L = 8;
+  GPUNET_TARGET_AVX2 static inline T zero() { return _mm256_setzero_ps(); }
+  GPUNET_TARGET_AVX2 static inline T load(const float* p) { return _mm256_loadu_ps(p); }
+  GPUNET_TARGET_AVX2 static inline void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+  GPUNET_TARGET_AVX2 static inline T set1(float x) { return _mm256_set1_ps(x); }
+  GPUNET_TARGET_AVX2 static inline T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+  GPUNET_TARGET_AVX2 static inline T add(T a, T b) { return _mm256_add_ps(a, b); }
+  GPUNET_TARGET_AVX2 static inline float hsum(T v) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+  }
+};
+constexpr int kCorrObMax = 8, kDwObMax = 2, kDwTbMax = 4;  // at most 15 and 13 of the 16 registers
+constexpr int corr_qb_max(int ob) { return ob <= 3 ? 3 : ob <= 6 ? 2 : 1; }
+#define GPUNET_TILE_TARGET GPUNET_TARGET_AVX2
+#include "kernels/cpu/conv2d_direct_tiles.inc"
+#undef GPUNET_TILE_TARGET
+}  // namespace y8
+
+struct Tiles {
+  void (*corr)(const float*, int64_t, int, const int*, int, const float*, int, float*, int64_t, int64_t);
+  void (*dw_accumulate)(const float*, int64_t, int, const float*, int64_t, int, const int*, int, int64_t, float*);
+  void (*reduce_lanes)(const float*, int64_t, int, int64_t, float*);
+};
+const Tiles& tiles() {
+  static const Tiles avx512{&z16::corr, &z16::dw_accumulate, &z16::reduce_lanes};
+  static const Tiles avx2{&y8::corr, &y8::dw_accumulate, &y8::reduce_lanes};
+  return isa() == Isa::Avx512 ? avx512 : avx2;
 }
 
 int threads_for(int N) {
@@ -311,6 +219,7 @@ Scratch& thread_scratch() {
 }  // namespace
 
 void conv2d_direct_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out) {
+  const Tiles& tk = tiles();
   const Geometry g = geometry(s);
   const int T = g.T, P = s.OH * s.OW;
   thread_local std::vector<float> wp_buf;
@@ -323,14 +232,14 @@ void conv2d_direct_forward(const Conv2dShape& s, const float* x, const float* w,
   for (int kh = 0; kh < s.KH; ++kh)
     for (int kw = 0; kw < s.KW; ++kw) offs[kh * s.KW + kw] = kh * g.Wp + kw;
   const int64_t x_img = static_cast<int64_t>(s.IC) * s.H * s.W, out_img = static_cast<int64_t>(s.OC) * P;
-  const int64_t os = static_cast<int64_t>(g.NV) * V;
+  const int64_t os = static_cast<int64_t>(g.NV) * kUnit;
 #pragma omp parallel for schedule(static) num_threads(threads_for(s.N)) if (threads_for(s.N) > 1)
   for (int n = 0; n < s.N; ++n) {
     Scratch& sc = thread_scratch();
     float* xp = scratch(sc.xp, static_cast<size_t>(s.IC) * g.plane);
     float* tmp = scratch(sc.tmp, static_cast<size_t>(s.OC) * os);
     pad_input(s, g, x + n * x_img, xp);
-    corr(xp, g.plane, s.IC, offs, T, wp, s.OC, tmp, os, g.NV);
+    tk.corr(xp, g.plane, s.IC, offs, T, wp, s.OC, tmp, os, os);
     // wide rows -> (OC, OH, OW), adding the bias after the sum (as PyTorch)
     float* on = out + n * out_img;
     for (int o = 0; o < s.OC; ++o) {
@@ -346,6 +255,7 @@ void conv2d_direct_forward(const Conv2dShape& s, const float* x, const float* w,
 
 void conv2d_direct_backward(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx,
                             float* dw, float* db) {
+  const Tiles& tk = tiles();
   const Geometry g = geometry(s);
   const int T = g.T, P = s.OH * s.OW;
   const int64_t x_img = static_cast<int64_t>(s.IC) * s.H * s.W, out_img = static_cast<int64_t>(s.OC) * P;
@@ -377,13 +287,13 @@ void conv2d_direct_backward(const Conv2dShape& s, const float* x, const float* w
         for (int t = 0; t < T; ++t) wq[(static_cast<int64_t>(o) * T + t) * s.IC + c] = w[(static_cast<int64_t>(o) * s.IC + c) * T + t];
   }
   const int nthreads = threads_for(s.N);
-  const int64_t acc_size = static_cast<int64_t>(s.OC) * s.IC * T * V;
+  const int64_t acc_size = static_cast<int64_t>(s.OC) * s.IC * T * kUnit;
   float* accs = nullptr;
   if (dw) {
     accs = scratch(acc_buf, static_cast<size_t>(acc_size * nthreads));
     std::fill(accs, accs + acc_size * nthreads, 0.0f);
   }
-  const int64_t xs = static_cast<int64_t>(g.NX) * V;  // dx wide plane stride
+  const int64_t xs = static_cast<int64_t>(g.NX) * kUnit;  // dx wide plane stride
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
     Scratch& sc = thread_scratch();
@@ -396,10 +306,10 @@ void conv2d_direct_backward(const Conv2dShape& s, const float* x, const float* w
       pad_dout(s, g, dout + n * out_img, dp);
       if (dw) {
         pad_input(s, g, x + n * x_img, xp);
-        dw_accumulate(xp, g.plane, s.IC, dp + g.OFF, g.dlen, s.OC, offs, T, g.NV, accm);
+        tk.dw_accumulate(xp, g.plane, s.IC, dp + g.OFF, g.dlen, s.OC, offs, T, int64_t(g.NV) * kUnit, accm);
       }
       if (dx) {
-        corr(dp, g.dlen, s.OC, offs_dx, T, wq, s.IC, dxw, xs, g.NX);
+        tk.corr(dp, g.dlen, s.OC, offs_dx, T, wq, s.IC, dxw, xs, xs);
         float* dn = dx + n * x_img;
         for (int c = 0; c < s.IC; ++c)
           for (int h = 0; h < s.H; ++h)
@@ -409,7 +319,7 @@ void conv2d_direct_backward(const Conv2dShape& s, const float* x, const float* w
     }
   }
   if (dw) {
-    reduce_lanes(accs, acc_size, nthreads, static_cast<int64_t>(s.OC) * s.IC * T, dw);
+    tk.reduce_lanes(accs, acc_size, nthreads, static_cast<int64_t>(s.OC) * s.IC * T, dw);
   }
 }
 
