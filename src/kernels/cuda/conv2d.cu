@@ -59,57 +59,67 @@ cudnnStatus_t ws_size(const Plan& p, cudnnConvolutionBwdFilterAlgo_t a, size_t* 
   return cudnnGetConvolutionBackwardFilterWorkspaceSize(p.handle, p.x, p.y, p.conv, p.w, a, bytes);
 }
 
-// The heuristics' deterministic, non-tensor-core algorithms, appended to `out`.
-void heuristic(const Plan& p, std::vector<cudnnConvolutionFwdAlgo_t>& out) {
+// The heuristics' deterministic, non-tensor-core algorithms, appended to `out`; returns the
+// heuristics query's status (kept for the error message when no candidate is left).
+cudnnStatus_t heuristic(const Plan& p, std::vector<cudnnConvolutionFwdAlgo_t>& out) {
   cudnnConvolutionFwdAlgoPerf_t perf[16];
   int got = 0;
-  if (cudnnGetConvolutionForwardAlgorithm_v7(p.handle, p.x, p.w, p.conv, p.y, 16, &got, perf) != CUDNN_STATUS_SUCCESS)
-    return;
+  const cudnnStatus_t st = cudnnGetConvolutionForwardAlgorithm_v7(p.handle, p.x, p.w, p.conv, p.y, 16, &got, perf);
+  if (st != CUDNN_STATUS_SUCCESS) return st;
   for (int i = 0; i < got; ++i)
     if (usable(perf[i].status, perf[i].determinism, perf[i].mathType)) out.push_back(perf[i].algo);
+  return st;
 }
-void heuristic(const Plan& p, std::vector<cudnnConvolutionBwdDataAlgo_t>& out) {
+cudnnStatus_t heuristic(const Plan& p, std::vector<cudnnConvolutionBwdDataAlgo_t>& out) {
   cudnnConvolutionBwdDataAlgoPerf_t perf[16];
   int got = 0;
-  if (cudnnGetConvolutionBackwardDataAlgorithm_v7(p.handle, p.w, p.y, p.conv, p.x, 16, &got, perf) !=
-      CUDNN_STATUS_SUCCESS)
-    return;
+  const cudnnStatus_t st = cudnnGetConvolutionBackwardDataAlgorithm_v7(p.handle, p.w, p.y, p.conv, p.x, 16, &got, perf);
+  if (st != CUDNN_STATUS_SUCCESS) return st;
   for (int i = 0; i < got; ++i)
     if (usable(perf[i].status, perf[i].determinism, perf[i].mathType)) out.push_back(perf[i].algo);
+  return st;
 }
-void heuristic(const Plan& p, std::vector<cudnnConvolutionBwdFilterAlgo_t>& out) {
+cudnnStatus_t heuristic(const Plan& p, std::vector<cudnnConvolutionBwdFilterAlgo_t>& out) {
   cudnnConvolutionBwdFilterAlgoPerf_t perf[16];
   int got = 0;
-  if (cudnnGetConvolutionBackwardFilterAlgorithm_v7(p.handle, p.x, p.y, p.conv, p.w, 16, &got, perf) !=
-      CUDNN_STATUS_SUCCESS)
-    return;
+  const cudnnStatus_t st =
+      cudnnGetConvolutionBackwardFilterAlgorithm_v7(p.handle, p.x, p.y, p.conv, p.w, 16, &got, perf);
+  if (st != CUDNN_STATUS_SUCCESS) return st;
   for (int i = 0; i < got; ++i)
     if (usable(perf[i].status, perf[i].determinism, perf[i].mathType)) out.push_back(perf[i].algo);
+  return st;
 }
 
-// Moves `c` to the first candidate from `start` on whose workspace query succeeds.
+// Moves `c` to the first candidate from `start` on whose workspace query succeeds; when none
+// does, `last` (if given) gets the last query's status.
 template <typename Algo>
-bool select_from(const Plan& p, Choice<Algo>& c, size_t start) {
+bool select_from(const Plan& p, Choice<Algo>& c, size_t start, cudnnStatus_t* last = nullptr) {
   for (size_t i = start; i < c.candidates.size(); ++i) {
     size_t bytes = 0;
-    if (ws_size(p, c.candidates[i], &bytes) == CUDNN_STATUS_SUCCESS) {
+    const cudnnStatus_t st = ws_size(p, c.candidates[i], &bytes);
+    if (st == CUDNN_STATUS_SUCCESS) {
       c.index = i;
       c.ws = bytes;
       return true;
     }
+    if (last) *last = st;
   }
   return false;
 }
 
 // Fixed deterministic algorithms first (the same choice on every run and machine), then the
 // heuristics' deterministic ones as fallbacks.
+// The cuDNN statuses are named in the error: a library that failed to load (e.g. a missing
+// sub-library, CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE) fails every query the same way.
 template <typename Algo>
 void choose(const char* what, const Conv2dShape& s, const Plan& p, std::vector<Algo> preferred, Choice<Algo>& c) {
-  heuristic(p, preferred);
+  const cudnnStatus_t heur = heuristic(p, preferred);
   c.candidates = std::move(preferred);
-  if (!select_from(p, c, 0))
+  cudnnStatus_t last = CUDNN_STATUS_SUCCESS;
+  if (!select_from(p, c, 0, &last))
     throw CudaError(::gpunet::detail::cat("conv2d: cuDNN offers no deterministic FP32 ", what, " algorithm for ",
-                                          shape_str(s)));
+                                          shape_str(s), " (heuristics: ", cudnnGetErrorString(heur),
+                                          "; last workspace query: ", cudnnGetErrorString(last), ")"));
 }
 
 Plan make_plan(const Conv2dShape& s) {
@@ -200,9 +210,8 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx, float* dw,
                      float* db) {
-  if (s.OC <= 0) return;
   const int64_t P = static_cast<int64_t>(s.OH) * s.OW;
-  if (static_cast<int64_t>(s.N) * P <= 0) {  // no outputs: every gradient is zero
+  if (static_cast<int64_t>(s.N) * s.OC * P <= 0) {  // no outputs: every gradient is zero (dw, db may be empty)
     if (dx) GPUNET_CUDA_CHECK(cudaMemsetAsync(dx, 0, sizeof(float) * s.N * s.IC * s.H * s.W, stream()));
     if (dw) GPUNET_CUDA_CHECK(cudaMemsetAsync(dw, 0, sizeof(float) * s.OC * s.IC * s.KH * s.KW, stream()));
     if (db) GPUNET_CUDA_CHECK(cudaMemsetAsync(db, 0, sizeof(float) * s.OC, stream()));
