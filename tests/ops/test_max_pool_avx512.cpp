@@ -1,8 +1,9 @@
-// The AVX-512 max_pool2d kernels (float, K = 2, stride = 2) against the portable loops: the
-// same outputs bit for bit, the same argmax, the same dx, on random data, data full of ties,
-// NaNs (with different payloads: which NaN wins is part of the rule) and infinities, for shapes
-// with odd H/W, partial and several 16-wide chunks per row, a 1x1 output and many planes.
-// Outputs are poisoned first and followed by a guard that must stay untouched.
+// The vector max_pool2d kernels (float, K = 2, stride = 2; AVX-512 and AVX2, each the CPU has)
+// against the portable loops: the same outputs bit for bit, the same argmax, the same dx, on
+// random data, data full of ties, NaNs (with different payloads: which NaN wins is part of the
+// rule) and infinities, for shapes with odd H/W, partial and several 8- and 16-wide chunks per
+// row, a 1x1 output and many planes. Outputs are poisoned first and followed by a guard that
+// must stay untouched.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,11 +26,22 @@ using kernels::cpu::Isa;
 constexpr int kGuard = 64;
 constexpr uint32_t kPoison = 0x7fbadbadu;  // a NaN no kernel produces
 
-// Restores the ISA the kernels used before the test.
+// Restores the level the environment asks for (default_isa()) at the end of a test.
 struct IsaRestore {
-  Isa saved = kernels::cpu::isa();
-  ~IsaRestore() { kernels::cpu::set_isa_for_testing(saved); }
+  ~IsaRestore() { kernels::cpu::set_isa_for_testing(kernels::cpu::default_isa()); }
 };
+
+const char* isa_name(Isa isa) {
+  return isa == Isa::Avx512 ? "avx512" : isa == Isa::Avx2 ? "avx2" : "generic";
+}
+
+// The vector levels this CPU has (whatever GPUNET_CPU_ISA says): each is tested.
+std::vector<Isa> vector_isas() {
+  std::vector<Isa> v;
+  for (Isa isa : {Isa::Avx512, Isa::Avx2})
+    if (static_cast<int>(kernels::cpu::detected_isa()) >= static_cast<int>(isa)) v.push_back(isa);
+  return v;
+}
 
 Pool2dShape make_shape(int N, int C, int H, int W, int K = 2, int stride = 2) {
   return {N, C, H, W, K, stride, (H - K) / stride + 1, (W - K) / stride + 1};
@@ -108,7 +120,7 @@ template <typename V>
   for (size_t i = 0; i < a.size(); ++i)
     if (std::memcmp(&a[i], &b[i], sizeof a[i]) != 0)
       return ::testing::AssertionFailure()
-             << what << " differs at " << i << " of " << a.size() << ": avx512 " << a[i] << " vs generic " << b[i];
+             << what << " differs at " << i << " of " << a.size() << ": vector " << a[i] << " vs generic " << b[i];
   return ::testing::AssertionSuccess();
 }
 
@@ -120,9 +132,9 @@ template <typename V>
   return ::testing::AssertionSuccess();
 }
 
-TEST(MaxPoolAvx512, BitIdenticalToGeneric) {
-  if (kernels::cpu::detected_isa() != Isa::Avx512)
-    GTEST_SKIP() << "this CPU has no AVX-512 (or GPUNET_CPU_ISA=generic)";
+TEST(MaxPoolVector, BitIdenticalToGeneric) {
+  const std::vector<Isa> isas = vector_isas();
+  if (isas.empty()) GTEST_SKIP() << "this CPU has neither AVX-512 nor AVX2";
   IsaRestore restore;
   const std::vector<Pool2dShape> shapes = {
       make_shape(64, 6, 28, 28),     // LeNet's first pool
@@ -136,6 +148,10 @@ TEST(MaxPoolAvx512, BitIdenticalToGeneric) {
       make_shape(2, 2, 4, 34),       // OW = 17: a full chunk and one lane
       make_shape(1, 3, 6, 70),       // OW = 35: three chunks
       make_shape(1, 2, 4, 50),       // OW = 25: second chunk with more than 8 lanes
+      make_shape(2, 2, 5, 25),       // OW = 12: an 8-wide chunk and 4 lanes (no upper half), odd W
+      make_shape(1, 2, 3, 30),       // OW = 15: an 8-wide chunk and 7 lanes, odd H
+      make_shape(1, 2, 4, 20),       // OW = 10: an 8-wide chunk and 2 lanes
+      make_shape(2, 2, 6, 15),       // OW = 7: one partial 8-wide chunk, odd W
       make_shape(1000, 1, 4, 4),     // many planes (OpenMP over planes)
       make_shape(2, 3, 9, 9, 3, 2),  // other shapes keep the portable loops on both paths
       make_shape(2, 3, 6, 6, 2, 1),
@@ -150,24 +166,29 @@ TEST(MaxPoolAvx512, BitIdenticalToGeneric) {
       const auto x = make_data(ins, kind, seed++);
       auto dout = make_data(outs, Data::Random, seed++);
       for (size_t i = 0; i < outs; i += 7) dout[i] = -0.0f;  // the portable fill-then-add makes it +0
-      const Result a = run(Isa::Avx512, s, x, dout), g = run(Isa::Generic, s, x, dout);
-      EXPECT_TRUE(bit_identical(a.out, g.out, "out"));
-      EXPECT_TRUE(bit_identical(a.argmax, g.argmax, "argmax"));
-      EXPECT_TRUE(bit_identical(a.dx, g.dx, "dx"));
-      EXPECT_TRUE(guard_intact(a.out, outs, "out"));
-      EXPECT_TRUE(guard_intact(a.argmax, outs, "argmax"));
-      EXPECT_TRUE(guard_intact(a.dx, ins, "dx"));
-      for (size_t i = 0; i < outs; ++i) ASSERT_TRUE(a.argmax[i] >= 0 && a.argmax[i] < s.H * s.W) << i;
+      const Result g = run(Isa::Generic, s, x, dout);
+      for (Isa isa : isas) {
+        SCOPED_TRACE(isa_name(isa));
+        const Result a = run(isa, s, x, dout);
+        EXPECT_TRUE(bit_identical(a.out, g.out, "out"));
+        EXPECT_TRUE(bit_identical(a.argmax, g.argmax, "argmax"));
+        EXPECT_TRUE(bit_identical(a.dx, g.dx, "dx"));
+        EXPECT_TRUE(guard_intact(a.out, outs, "out"));
+        EXPECT_TRUE(guard_intact(a.argmax, outs, "argmax"));
+        EXPECT_TRUE(guard_intact(a.dx, ins, "dx"));
+        for (size_t i = 0; i < outs; ++i) ASSERT_TRUE(a.argmax[i] >= 0 && a.argmax[i] < s.H * s.W) << i;
+      }
     }
   }
 }
 
 // The rule itself, on one window per case: a strictly larger value or a NaN takes over, the
 // first maximum wins on ties, the last NaN wins among NaNs.
-TEST(MaxPoolAvx512, RuleOnOneWindow) {
-  if (kernels::cpu::detected_isa() != Isa::Avx512)
-    GTEST_SKIP() << "this CPU has no AVX-512 (or GPUNET_CPU_ISA=generic)";
+TEST(MaxPoolVector, RuleOnOneWindow) {
+  std::vector<Isa> isas = vector_isas();
+  if (isas.empty()) GTEST_SKIP() << "this CPU has neither AVX-512 nor AVX2";
   IsaRestore restore;
+  isas.push_back(Isa::Generic);
   const float nan1 = bits_to_float(0x7fc00001u), nan2 = bits_to_float(0xffc00002u);
   const float inf = std::numeric_limits<float>::infinity();
   struct Case {
@@ -187,15 +208,15 @@ TEST(MaxPoolAvx512, RuleOnOneWindow) {
       {{nan1, nan2, 1, 2}, 1},
   };
   const Pool2dShape s = make_shape(1, 1, 2, 2);
-  for (Isa isa : {Isa::Avx512, Isa::Generic}) {
+  for (Isa isa : isas) {
     kernels::cpu::set_isa_for_testing(isa);
     for (const auto& c : cases) {
       float out = 0;
       int32_t arg = -1;
       kernels::cpu::max_pool2d_forward<float>(s, c.v, &out, &arg);
-      EXPECT_EQ(arg, c.want) << "isa " << static_cast<int>(isa) << " window " << c.v[0] << " " << c.v[1] << " "
+      EXPECT_EQ(arg, c.want) << "isa " << isa_name(isa) << " window " << c.v[0] << " " << c.v[1] << " "
                              << c.v[2] << " " << c.v[3];
-      EXPECT_EQ(std::memcmp(&out, &c.v[c.want], sizeof out), 0);
+      EXPECT_EQ(std::memcmp(&out, &c.v[c.want], sizeof out), 0) << "isa " << isa_name(isa);
     }
   }
 }

@@ -1,7 +1,8 @@
 // max_pool2d on the CPU: plain loops, one (n, c) plane at a time. For float with K == 2 and
-// stride == 2 (LeNet's pools) AVX-512 paths (isa.h) do 16 outputs per vector: the forward
-// applies the same rule in the same order, the backward writes what fill + add would, so the
-// results are bit-identical to the portable loops (tests/ops/test_max_pool_avx512.cpp).
+// stride == 2 (LeNet's pools) AVX-512 paths (isa.h) do 16 outputs per vector and AVX2 paths
+// 8: the forward applies the same rule in the same order, the backward writes what fill + add
+// would, so the results are bit-identical to the portable loops
+// (tests/ops/test_max_pool_avx512.cpp runs every vector ISA the CPU has against them).
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -138,13 +139,143 @@ GPUNET_TARGET_AVX512 void pool2x2_backward_plane_avx512(const float* g, const in
   std::fill(dp + 2 * OH * W, dp + H * W, 0.0f);
 }
 
+// AVX2: 8 outputs per vector, as the AVX-512 kernels above but with vector masks.
+
+// All ones in the first n lanes (n <= 0: none, n >= 8: all).
+GPUNET_TARGET_AVX2 inline __m256i first_lanes8(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// The best so far of 8 windows: values, and indices as float bit patterns (blendv_ps is a
+// bitwise select).
+struct Pick8 {
+  __m256 v, i;
+};
+// v (at index i) takes over where it is strictly larger or a NaN: the portable rule.
+GPUNET_TARGET_AVX2 inline void take8(Pick8& b, __m256 v, __m256i i) {
+  const __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, b.v, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  b.v = _mm256_blendv_ps(b.v, v, t);
+  b.i = _mm256_blendv_ps(b.i, _mm256_castsi256_ps(i), t);
+}
+// pick2x2 with 8 lanes, in the portable order.
+GPUNET_TARGET_AVX2 inline Pick8 pick2x2_avx2(__m256 v00, __m256 v01, __m256 v10, __m256 v11, __m256i i00, int W) {
+  const __m256i one = _mm256_set1_epi32(1), i10 = _mm256_add_epi32(i00, _mm256_set1_epi32(W));
+  Pick8 b{v00, _mm256_castsi256_ps(i00)};
+  take8(b, v01, _mm256_add_epi32(i00, one));
+  take8(b, v10, i10);
+  take8(b, v11, _mm256_add_epi32(i10, one));
+  return b;
+}
+
+// One (H, W) plane, K = 2, stride = 2, 8 outputs per vector: two 8-float loads per input row
+// (masked loads on a row's last chunk, never past 2 OW columns), even/odd columns split with
+// shuffle_ps, which leaves the outputs in the lane order 0 1 4 5 2 3 6 7; pick2x2 works in that
+// order (the indices are made for it) and one permute4x64 per result restores it. Masked
+// stores on the last chunk.
+GPUNET_TARGET_AVX2 void pool2x2_forward_plane_avx2(const float* xp, float* op, int32_t* ap, int W, int OH, int OW) {
+  const __m256i order2 = _mm256_setr_epi32(0, 2, 8, 10, 4, 6, 12, 14);  // 2 * the output of each lane
+  for (int oh = 0; oh < OH; ++oh) {
+    const float* r0 = xp + 2 * oh * W;
+    const float* r1 = r0 + W;
+    for (int ow0 = 0; ow0 < OW; ow0 += 8) {
+      const int n = std::min(8, OW - ow0), c0 = 2 * ow0;
+      __m256 a0, a1, b0, b1;
+      if (n == 8) {
+        a0 = _mm256_loadu_ps(r0 + c0);
+        a1 = _mm256_loadu_ps(r0 + c0 + 8);
+        b0 = _mm256_loadu_ps(r1 + c0);
+        b1 = _mm256_loadu_ps(r1 + c0 + 8);
+      } else {
+        const __m256i mlo = first_lanes8(2 * n), mhi = first_lanes8(2 * n - 8);
+        a0 = _mm256_maskload_ps(r0 + c0, mlo);
+        a1 = _mm256_maskload_ps(r0 + c0 + 8, mhi);
+        b0 = _mm256_maskload_ps(r1 + c0, mlo);
+        b1 = _mm256_maskload_ps(r1 + c0 + 8, mhi);
+      }
+      const Pick8 p = pick2x2_avx2(_mm256_shuffle_ps(a0, a1, 0x88), _mm256_shuffle_ps(a0, a1, 0xDD),
+                                   _mm256_shuffle_ps(b0, b1, 0x88), _mm256_shuffle_ps(b0, b1, 0xDD),
+                                   _mm256_add_epi32(_mm256_set1_epi32(2 * oh * W + c0), order2), W);
+      const __m256 v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(p.v), 0xD8));
+      const __m256i i = _mm256_permute4x64_epi64(_mm256_castps_si256(p.i), 0xD8);
+      float* o = op + oh * OW + ow0;
+      int32_t* a = ap + oh * OW + ow0;
+      if (n == 8) {
+        _mm256_storeu_ps(o, v);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(a), i);
+      } else {
+        const __m256i mo = first_lanes8(n);
+        _mm256_maskstore_ps(o, mo, v);
+        _mm256_maskstore_epi32(reinterpret_cast<int*>(a), mo, i);
+      }
+    }
+  }
+}
+
+// gv where the argmax a is the index i, else +0.
+GPUNET_TARGET_AVX2 inline __m256 select8(__m256i a, __m256i i, __m256 gv) {
+  return _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(a, i)), gv);
+}
+
+// The backward as pool2x2_backward_plane_avx512 (each dx element written once: 0 + dout where
+// the argmax points at it, else +0), 8 outputs (16 columns of two rows) per step. Used for
+// rows of more than 8 outputs, like the AVX-512 one.
+GPUNET_TARGET_AVX2 void pool2x2_backward_plane_avx2(const float* g, const int32_t* ap, float* dp, int H, int W, int OH,
+                                                    int OW) {
+  const __m256i dup_lo = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3), dup_hi = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i eight = _mm256_set1_epi32(8), row = _mm256_set1_epi32(W);
+  const __m256 zero = _mm256_setzero_ps();
+  for (int oh = 0; oh < OH; ++oh) {
+    float* r0 = dp + 2 * oh * W;
+    float* r1 = r0 + W;
+    for (int ow0 = 0; ow0 < OW; ow0 += 8) {
+      const int n = std::min(8, OW - ow0), c0 = 2 * ow0;
+      __m256 gv;
+      __m256i av;
+      if (n == 8) {
+        gv = _mm256_loadu_ps(g + oh * OW + ow0);
+        av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ap + oh * OW + ow0));
+      } else {
+        const __m256i mo = first_lanes8(n);
+        gv = _mm256_maskload_ps(g + oh * OW + ow0, mo);
+        av = _mm256_maskload_epi32(reinterpret_cast<const int*>(ap + oh * OW + ow0), mo);
+      }
+      gv = _mm256_add_ps(zero, gv);
+      const __m256 g_lo = _mm256_permutevar8x32_ps(gv, dup_lo), g_hi = _mm256_permutevar8x32_ps(gv, dup_hi);
+      const __m256i a_lo = _mm256_permutevar8x32_epi32(av, dup_lo), a_hi = _mm256_permutevar8x32_epi32(av, dup_hi);
+      const __m256i i0_lo = _mm256_add_epi32(_mm256_set1_epi32(2 * oh * W + c0), iota);  // index of r0[c0 + lane]
+      const __m256i i0_hi = _mm256_add_epi32(i0_lo, eight);
+      const __m256 d00 = select8(a_lo, i0_lo, g_lo), d10 = select8(a_lo, _mm256_add_epi32(i0_lo, row), g_lo);
+      const __m256 d01 = select8(a_hi, i0_hi, g_hi), d11 = select8(a_hi, _mm256_add_epi32(i0_hi, row), g_hi);
+      if (n == 8) {
+        _mm256_storeu_ps(r0 + c0, d00);
+        _mm256_storeu_ps(r1 + c0, d10);
+        _mm256_storeu_ps(r0 + c0 + 8, d01);
+        _mm256_storeu_ps(r1 + c0 + 8, d11);
+      } else {
+        const __m256i mlo = first_lanes8(2 * n);
+        _mm256_maskstore_ps(r0 + c0, mlo, d00);
+        _mm256_maskstore_ps(r1 + c0, mlo, d10);
+        if (n > 4) {
+          const __m256i mhi = first_lanes8(2 * n - 8);
+          _mm256_maskstore_ps(r0 + c0 + 8, mhi, d01);
+          _mm256_maskstore_ps(r1 + c0 + 8, mhi, d11);
+        }
+      }
+    }
+    for (int c = 2 * OW; c < W; ++c) r0[c] = r1[c] = 0.0f;
+  }
+  std::fill(dp + 2 * OH * W, dp + H * W, 0.0f);
+}
+
 }  // namespace
 #endif
 
 template <typename T>
 void max_pool2d_forward(const Pool2dShape& s, const T* x, T* out, int32_t* argmax) {
   const int64_t planes = static_cast<int64_t>(s.N) * s.C;
-  const bool avx512 = std::is_same_v<T, float> && s.K == 2 && s.stride == 2 && isa() == Isa::Avx512;
+  // The vector level for float 2x2 stride-2 pools (Generic: the portable loops).
+  const Isa level = std::is_same_v<T, float> && s.K == 2 && s.stride == 2 ? isa() : Isa::Generic;
 #pragma omp parallel for schedule(static) if (planes > 16)
   for (int64_t pl = 0; pl < planes; ++pl) {
     const T* xp = x + pl * s.H * s.W;
@@ -152,8 +283,12 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* out, int32_t* argma
     int32_t* ap = argmax + pl * s.OH * s.OW;
 #if GPUNET_X86_KERNELS
     if constexpr (std::is_same_v<T, float>) {
-      if (avx512) {
+      if (level == Isa::Avx512) {
         pool2x2_forward_plane_avx512(xp, op, ap, s.W, s.OH, s.OW);
+        continue;
+      }
+      if (level == Isa::Avx2) {
+        pool2x2_forward_plane_avx2(xp, op, ap, s.W, s.OH, s.OW);
         continue;
       }
     }
@@ -209,7 +344,7 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* out, int32_t* argma
 template <typename T>
 void max_pool2d_backward(const Pool2dShape& s, const T* dout, const int32_t* argmax, T* dx) {
   const int64_t planes = static_cast<int64_t>(s.N) * s.C;
-  const bool avx512 = std::is_same_v<T, float> && s.K == 2 && s.stride == 2 && s.OW > 8 && isa() == Isa::Avx512;
+  const Isa level = std::is_same_v<T, float> && s.K == 2 && s.stride == 2 && s.OW > 8 ? isa() : Isa::Generic;
 #pragma omp parallel for schedule(static) if (planes > 16)
   for (int64_t pl = 0; pl < planes; ++pl) {
     T* dp = dx + pl * s.H * s.W;
@@ -217,8 +352,13 @@ void max_pool2d_backward(const Pool2dShape& s, const T* dout, const int32_t* arg
     const int32_t* ap = argmax + pl * s.OH * s.OW;
 #if GPUNET_X86_KERNELS
     if constexpr (std::is_same_v<T, float>) {
-      if (avx512) {  // argmax from the forward: inside its own (non-overlapping) window
+      // argmax from the forward: inside its own (non-overlapping) window
+      if (level == Isa::Avx512) {
         pool2x2_backward_plane_avx512(g, ap, dp, s.H, s.W, s.OH, s.OW);
+        continue;
+      }
+      if (level == Isa::Avx2) {
+        pool2x2_backward_plane_avx2(g, ap, dp, s.H, s.W, s.OH, s.OW);
         continue;
       }
     }
