@@ -172,6 +172,52 @@ TEST_F(ConvDirect, DxIsWrittenFreshAndNonFiniteValuesPropagate) {
   EXPECT_EQ(db[0], 16.0f);
 }
 
+TEST_F(ConvDirect, InfinitiesGiveTheReferencesNonFiniteEntriesOnly) {
+  // An inf in x at the start of a row is read by the thrown-away lanes of the previous wide row
+  // (for taps with kw > 0); their dout is zero and 0 * inf is NaN, so those lanes must not
+  // count. Every gradient and output entry must be finite exactly where the reference's is,
+  // with the same infinity, and close where finite.
+  const auto s = make_shape(2, 2, 9, 11, 3, 3, 3, 0);
+  std::mt19937 rng(7);
+  auto x = random_vec(static_cast<size_t>(s.N) * s.IC * s.H * s.W, rng);
+  const auto w = random_vec(static_cast<size_t>(s.OC) * s.IC * s.KH * s.KW, rng);
+  const auto dout = random_vec(static_cast<size_t>(s.N) * s.OC * s.OH * s.OW, rng);
+  x[(0 * s.IC + 1) * s.H * s.W + 4 * s.W + 0] = INFINITY;            // image 0, channel 1, row 4, column 0
+  x[(1 * s.IC + 0) * s.H * s.W + 6 * s.W + (s.W - 1)] = -INFINITY;   // image 1, channel 0, row 6, last column
+  const auto xd = to_double(x), wd = to_double(w), dd = to_double(dout);
+  std::vector<double> out_r(dout.size()), dw_r(w.size()), dx_r(x.size());
+  kc::conv2d_forward<double>(s, xd.data(), wd.data(), nullptr, out_r.data());
+  kc::conv2d_backward<double>(s, xd.data(), wd.data(), dd.data(), dx_r.data(), dw_r.data(), nullptr);
+  auto same = [](const std::vector<float>& got, const std::vector<double>& ref, const char* what) {
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (std::isfinite(ref[i])) {
+        EXPECT_TRUE(std::isfinite(got[i]) && std::fabs(got[i] - ref[i]) <= 1e-5 * (1 + std::fabs(ref[i])))
+            << what << "[" << i << "]: got " << got[i] << ", reference " << ref[i];
+      } else if (std::isnan(ref[i])) {
+        EXPECT_TRUE(std::isnan(got[i])) << what << "[" << i << "]: got " << got[i] << ", reference NaN";
+      } else {
+        EXPECT_EQ(got[i], static_cast<float>(ref[i])) << what << "[" << i << "]";
+      }
+    }
+  };
+  size_t finite_dw = 0, inf_dw = 0;
+  for (double v : dw_r) (std::isfinite(v) ? finite_dw : inf_dw) += 1;
+  ASSERT_GT(finite_dw, 0u);
+  ASSERT_GT(inf_dw, 0u);  // the case is not vacuous: some taps see the infinities, some do not
+  for (auto isa : {kc::Isa::Avx512, kc::Isa::Avx2}) {
+    if (static_cast<int>(isa) > static_cast<int>(kc::detected_isa())) continue;
+    kc::set_isa_for_testing(isa);
+    kc::detail::set_conv_algo_for_testing(kc::detail::ConvAlgo::Direct);
+    SCOPED_TRACE(isa == kc::Isa::Avx512 ? "avx512" : "avx2");
+    std::vector<float> out(dout.size()), dw(w.size()), dx(x.size());
+    kc::conv2d_forward<float>(s, x.data(), w.data(), nullptr, out.data());
+    kc::conv2d_backward<float>(s, x.data(), w.data(), dout.data(), dx.data(), dw.data(), nullptr);
+    same(out, out_r, "out");
+    same(dw, dw_r, "dw");
+    same(dx, dx_r, "dx");
+  }
+}
+
 TEST(ConvDirectSelection, AutoPicksDirectOnlyWhereItRuns) {
   const auto lenet1 = make_shape(4, 3, 32, 32, 6, 5, 5, 0);
   auto strided = lenet1;

@@ -11,7 +11,8 @@
 //   dx       dxp[c][p] = sum_{o,t} w[o][c][t] * dp[o][p + OFF - off_t]     (dp: dout in wide
 //            rows with zeros in the thrown-away columns, after OFF = off_{T-1} zeros; a tap
 //            that crosses a row boundary lands in a zero column, which is what makes this exact)
-//   dw       dw[o][c][t] = sum_{n,q} dp[o][OFF + q] * xp[c][q + off_t]
+//   dw       dw[o][c][t] = sum_{n,q} dp[o][OFF + q] * xp[c][q + off_t], over real pixels q only
+//            (the thrown-away lanes' inputs are masked to zero: 0 * inf must not add a NaN)
 // forward and dx are the same kernel (corr) with a different tap table; both keep a tile of
 // up to 8 channels x 4 vectors of accumulators in registers. dw keeps up to 4 channels x 5
 // taps of vector accumulators and adds them to a per-thread [o][c][t][16] array per image;
@@ -142,6 +143,11 @@ struct Vec {
   GPUNET_TARGET_AVX512 static inline T set1(float x) { return _mm512_set1_ps(x); }
   GPUNET_TARGET_AVX512 static inline T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   GPUNET_TARGET_AVX512 static inline T add(T a, T b) { return _mm512_add_ps(a, b); }
+  using M = __mmask16;  // lanes to keep, from 16 floats of all-ones or zero bits
+  GPUNET_TARGET_AVX512 static inline M mask(const float* p) {
+    return _mm512_movepi32_mask(_mm512_castps_si512(_mm512_loadu_ps(p)));
+  }
+  GPUNET_TARGET_AVX512 static inline T load_masked(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
   GPUNET_TARGET_AVX512 static inline float hsum(T v) {  // pairwise (_mm512_reduce_add_ps warns in g++ 12)
     v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));
     v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));
@@ -167,6 +173,9 @@ struct Vec {
   GPUNET_TARGET_AVX2 static inline T set1(float x) { return _mm256_set1_ps(x); }
   GPUNET_TARGET_AVX2 static inline T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   GPUNET_TARGET_AVX2 static inline T add(T a, T b) { return _mm256_add_ps(a, b); }
+  using M = __m256;  // all-ones or zero bits per lane
+  GPUNET_TARGET_AVX2 static inline M mask(const float* p) { return _mm256_loadu_ps(p); }
+  GPUNET_TARGET_AVX2 static inline T load_masked(const float* p, M m) { return _mm256_and_ps(_mm256_loadu_ps(p), m); }
   GPUNET_TARGET_AVX2 static inline float hsum(T v) {
     __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     q = _mm_add_ps(q, _mm_movehl_ps(q, q));
@@ -182,7 +191,8 @@ constexpr int corr_qb_max(int ob) { return ob <= 3 ? 3 : ob <= 6 ? 2 : 1; }
 
 struct Tiles {
   void (*corr)(const float*, int64_t, int, const int*, int, const float*, int, float*, int64_t, int64_t);
-  void (*dw_accumulate)(const float*, int64_t, int, const float*, int64_t, int, const int*, int, int64_t, float*);
+  void (*dw_accumulate)(const float*, int64_t, int, const float*, int64_t, int, const int*, int, int64_t, const float*,
+                        float*);
   void (*reduce_lanes)(const float*, int64_t, int, int64_t, float*);
 };
 const Tiles& tiles() {
@@ -286,6 +296,15 @@ void conv2d_direct_backward(const Conv2dShape& s, const float* x, const float* w
       for (int c = 0; c < s.IC; ++c)
         for (int t = 0; t < T; ++t) wq[(static_cast<int64_t>(o) * T + t) * s.IC + c] = w[(static_cast<int64_t>(o) * s.IC + c) * T + t];
   }
+  float* lane_ok = nullptr;
+  if (dw) {  // q = oh*Wp + ow is a real output pixel when q < Q and ow < OW
+    thread_local std::vector<float> ok_buf;
+    lane_ok = scratch(ok_buf, static_cast<size_t>(g.NV) * kUnit);
+    for (int64_t q = 0; q < int64_t(g.NV) * kUnit; ++q) {
+      const uint32_t bits = (q < g.Q && q % g.Wp < s.OW) ? 0xFFFFFFFFu : 0u;
+      std::memcpy(lane_ok + q, &bits, sizeof bits);
+    }
+  }
   const int nthreads = threads_for(s.N);
   const int64_t acc_size = static_cast<int64_t>(s.OC) * s.IC * T * kUnit;
   float* accs = nullptr;
@@ -306,7 +325,7 @@ void conv2d_direct_backward(const Conv2dShape& s, const float* x, const float* w
       pad_dout(s, g, dout + n * out_img, dp);
       if (dw) {
         pad_input(s, g, x + n * x_img, xp);
-        tk.dw_accumulate(xp, g.plane, s.IC, dp + g.OFF, g.dlen, s.OC, offs, T, int64_t(g.NV) * kUnit, accm);
+        tk.dw_accumulate(xp, g.plane, s.IC, dp + g.OFF, g.dlen, s.OC, offs, T, int64_t(g.NV) * kUnit, lane_ok, accm);
       }
       if (dx) {
         tk.corr(dp, g.dlen, s.OC, offs_dx, T, wq, s.IC, dxw, xs, xs);
