@@ -58,9 +58,10 @@ bool conv2d_direct_supported(const Conv2dShape& s) {
   const int64_t Hp = s.H + 2 * int64_t(s.pad), Wp = s.W + 2 * int64_t(s.pad);
   if (Hp * Wp > (int64_t(1) << 26)) return false;  // int offsets
   if (g_algo == ConvAlgo::Direct) return true;
-  // Auto: where the register tiles are well filled and im2col's thin gemms are not. Wide
-  // channel counts go to the gemm (OpenBLAS is better there).
-  return s.IC <= 32 && s.OC <= 32 && s.KH * s.KW <= 49;
+  // Auto: up to 64 channels each way, where the direct kernels measured faster than im2col +
+  // OpenBLAS (even OpenBLAS's AVX-512 kernels: 1.5x at 64->64, 1.6x-5x below); from 64->128 on
+  // the gemm wins (docs/PERFORMANCE.md, "Direct or im2col").
+  return s.IC <= 64 && s.OC <= 64 && s.KH * s.KW <= 49;
 #else
   (void)s;
   return false;
