@@ -38,8 +38,9 @@ class Device {
   int index_ = 0;
 };
 
-/// The CPU kernels in use: "avx512" (the AVX-512 fast paths) or "generic" (portable loops),
-/// with the reason when generic ("generic (GPUNET_CPU_ISA=generic)", "generic (no AVX-512)").
+/// The CPU kernels in use: "avx512" or "avx2" (the vector fast paths) or "generic" (portable
+/// loops), with the reason when below what the CPU has ("avx2 (capped by GPUNET_CPU_ISA)",
+/// "generic (this CPU has no AVX2)").
 std::string cpu_kernels();
 
 namespace cuda {

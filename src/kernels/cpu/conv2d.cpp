@@ -134,12 +134,9 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T*
 
 template <typename T>
 void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dout, T* dx, T* dw, T* db) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (detail::conv2d_direct_supported(s)) return detail::conv2d_direct_backward(s, x, w, dout, dx, dw, db);
-  }
   const int K = s.IC * s.KH * s.KW, P = s.OH * s.OW, CB = chunk_images(s);
   const size_t x_img = static_cast<size_t>(s.IC) * s.H * s.W, out_img = static_cast<size_t>(s.OC) * P;
-  if (db) {
+  if (db) {  // both paths: a double sum per channel
     for (int oc = 0; oc < s.OC; ++oc) {
       double acc = 0.0;
       for (int n = 0; n < s.N; ++n) {
@@ -150,6 +147,9 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dout
     }
   }
   if (!dx && !dw) return;
+  if constexpr (std::is_same_v<T, float>) {
+    if (detail::conv2d_direct_supported(s)) return detail::conv2d_direct_backward(s, x, w, dout, dx, dw);
+  }
   if (dw && s.N == 0) std::fill(dw, dw + static_cast<size_t>(s.OC) * K, T(0));
   T* col = scratch<T>(static_cast<size_t>(K) * CB * P, 0);
   T* dt = scratch<T>(static_cast<size_t>(s.OC) * CB * P, 1);

@@ -107,6 +107,12 @@ T* scratch(std::vector<T>& buf, size_t n) {
   return buf.data();
 }
 
+// offs[kh*KW + kw] = kh*Wp + kw: where tap (kh, kw) reads, relative to the output pixel's q.
+void tap_offsets(const Conv2dShape& s, const Geometry& g, int* offs) {
+  for (int kh = 0; kh < s.KH; ++kh)
+    for (int kw = 0; kw < s.KW; ++kw) offs[kh * s.KW + kw] = kh * g.Wp + kw;
+}
+
 // x (IC, H, W) -> xp (IC planes of `plane` floats): zero padding, zero slack.
 void pad_input(const Conv2dShape& s, const Geometry& g, const float* x, float* xp) {
   for (int c = 0; c < s.IC; ++c) {
@@ -240,8 +246,7 @@ void conv2d_direct_forward(const Conv2dShape& s, const float* x, const float* w,
   for (int o = 0; o < s.OC; ++o)
     for (int c = 0; c < s.IC; ++c)
       for (int t = 0; t < T; ++t) wp[(static_cast<int64_t>(c) * T + t) * s.OC + o] = w[(static_cast<int64_t>(o) * s.IC + c) * T + t];
-  for (int kh = 0; kh < s.KH; ++kh)
-    for (int kw = 0; kw < s.KW; ++kw) offs[kh * s.KW + kw] = kh * g.Wp + kw;
+  tap_offsets(s, g, offs);
   const int64_t x_img = static_cast<int64_t>(s.IC) * s.H * s.W, out_img = static_cast<int64_t>(s.OC) * P;
   const int64_t os = static_cast<int64_t>(g.NV) * kUnit;
 #pragma omp parallel for schedule(static) num_threads(threads_for(s.N)) if (threads_for(s.N) > 1)
@@ -265,31 +270,17 @@ void conv2d_direct_forward(const Conv2dShape& s, const float* x, const float* w,
 }
 
 void conv2d_direct_backward(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx,
-                            float* dw, float* db) {
+                            float* dw) {
   const Tiles& tk = tiles();
   const Geometry g = geometry(s);
   const int T = g.T, P = s.OH * s.OW;
   const int64_t x_img = static_cast<int64_t>(s.IC) * s.H * s.W, out_img = static_cast<int64_t>(s.OC) * P;
-  if (db) {  // as the gemm path: a double sum per channel
-    for (int o = 0; o < s.OC; ++o) {
-      double acc = 0.0;
-      for (int n = 0; n < s.N; ++n) {
-        const float* d = dout + n * out_img + o * P;
-        for (int p = 0; p < P; ++p) acc += d[p];
-      }
-      db[o] = static_cast<float>(acc);
-    }
-  }
-  if (!dx && !dw) return;
   thread_local std::vector<float> wq_buf, acc_buf;
   thread_local std::vector<int> offs_buf;
   int* offs = scratch(offs_buf, static_cast<size_t>(2 * T));
   int* offs_dx = offs + T;
-  for (int kh = 0; kh < s.KH; ++kh)
-    for (int kw = 0; kw < s.KW; ++kw) {
-      offs[kh * s.KW + kw] = kh * g.Wp + kw;
-      offs_dx[kh * s.KW + kw] = g.OFF - (kh * g.Wp + kw);
-    }
+  tap_offsets(s, g, offs);
+  for (int t = 0; t < T; ++t) offs_dx[t] = g.OFF - offs[t];
   float* wq = nullptr;
   if (dx) {  // wq[(o*T + t)*IC + c] = w[o][c][t]: dx is a correlation with O and C swapped
     wq = scratch(wq_buf, static_cast<size_t>(s.OC) * s.IC * T);
@@ -346,7 +337,7 @@ void conv2d_direct_backward(const Conv2dShape& s, const float* x, const float* w
 #else  // no x86-64: never selected (conv2d_direct_supported is false)
 
 void conv2d_direct_forward(const Conv2dShape&, const float*, const float*, const float*, float*) {}
-void conv2d_direct_backward(const Conv2dShape&, const float*, const float*, const float*, float*, float*, float*) {}
+void conv2d_direct_backward(const Conv2dShape&, const float*, const float*, const float*, float*, float*) {}
 
 #endif
 

@@ -8,12 +8,13 @@ namespace gpunet::kernels::cpu::detail {
 
 enum class ConvAlgo { Auto, Im2col, Direct };
 // Tests only: Im2col forces the gemm path, Direct the direct one wherever it can run
-// (AVX-512 present, stride 1), Auto picks by shape. Not thread-safe.
+// (AVX2 or AVX-512 present, stride 1), Auto picks by shape. Not thread-safe.
 void set_conv_algo_for_testing(ConvAlgo algo);
 
 bool conv2d_direct_supported(const Conv2dShape& s);
 void conv2d_direct_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out);
+// dx, dw (either may be nullptr) as kernels::cpu::conv2d_backward; db is computed there.
 void conv2d_direct_backward(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx,
-                            float* dw, float* db);
+                            float* dw);
 
 }  // namespace gpunet::kernels::cpu::detail

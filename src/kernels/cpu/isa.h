@@ -15,7 +15,7 @@
 #define GPUNET_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define GPUNET_TARGET_AVX2 __attribute__((target("avx2,fma")))
 
-// GPUNET_X86_KERNELS: whether the AVX-512 kernels are compiled at all (x86-64 with GCC/clang).
+// GPUNET_X86_KERNELS: whether the vector kernels are compiled at all (x86-64 with GCC/clang).
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define GPUNET_X86_KERNELS 1
 #include <immintrin.h>

@@ -2,7 +2,7 @@
 // stride == 2 (LeNet's pools) AVX-512 paths (isa.h) do 16 outputs per vector and AVX2 paths
 // 8: the forward applies the same rule in the same order, the backward writes what fill + add
 // would, so the results are bit-identical to the portable loops
-// (tests/ops/test_max_pool_avx512.cpp runs every vector ISA the CPU has against them).
+// (tests/ops/test_max_pool_vector.cpp runs every vector ISA the CPU has against them).
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
