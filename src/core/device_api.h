@@ -20,6 +20,20 @@ memory::Stats cpu_stats();
 void cpu_reset_peak();
 void cpu_empty_cache();
 
+/// Makes `dev` the current CUDA device for the guard's scope and restores the previous device
+/// when the scope ends; does nothing for the CPU (and in a CPU-only build). Every kernel launch
+/// on a tensor's device runs under one (GPUNET_DISPATCH in src/ops/dispatch.h).
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(Device dev);
+  ~DeviceGuard();
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = -1;  // the CUDA device to restore; -1: nothing to restore
+};
+
 }  // namespace gpunet::detail
 
 #if GPUNET_HAVE_CUDA

@@ -1,24 +1,10 @@
-// Front end of conv2d: checks, output allocation, device switch, backward node.
+// Front end of conv2d: checks, output allocation, dispatch, backward node.
 #include "kernels/conv2d.h"
 #include "ops/common.h"
+#include "ops/dispatch.h"
 
 namespace gpunet::ops {
 namespace {
-
-void conv2d_backward_dispatch(const kernels::Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& dout,
-                              float* dx, float* dw, float* db) {
-  const Device dev = x.device();
-  if (dev.is_cpu()) {
-    kernels::cpu::conv2d_backward<float>(s, x.data<float>(), w.data<float>(), dout.data<float>(), dx, dw, db);
-  } else {
-#if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
-    kernels::cuda::conv2d_backward(s, x.data<float>(), w.data<float>(), dout.data<float>(), dx, dw, db);
-#else
-    detail::no_cuda("conv2d", dev);
-#endif
-  }
-}
 
 struct Conv2dNode : autograd::Node {
   kernels::Conv2dShape s{};
@@ -34,7 +20,8 @@ struct Conv2dNode : autograd::Node {
     if (inputs[1]) dw = Tensor::empty(w.shape(), DType::Float32, dev);
     if (has_bias && inputs[2]) db = Tensor::empty({s.OC}, DType::Float32, dev);
     auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
-    conv2d_backward_dispatch(s, x, w, g, ptr(dx), ptr(dw), ptr(db));
+    GPUNET_DISPATCH("conv2d", dev, conv2d_backward, s, x.data<float>(), w.data<float>(), g.data<float>(), ptr(dx),
+                    ptr(dw), ptr(db));
     return {dx, dw, db};
   }
   void release() override { x = w = Tensor(); }
@@ -75,18 +62,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int st
   const Tensor x = x_in.contiguous(), w = w_in.contiguous();
   const Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
   Tensor out = Tensor::empty({s.N, s.OC, s.OH, s.OW}, DType::Float32, x.device());
-  const Device dev = x.device();
   const float* bp = b.defined() ? b.data<float>() : nullptr;
-  if (dev.is_cpu()) {
-    kernels::cpu::conv2d_forward<float>(s, x.data<float>(), w.data<float>(), bp, out.data<float>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
-    kernels::cuda::conv2d_forward(s, x.data<float>(), w.data<float>(), bp, out.data<float>());
-#else
-    detail::no_cuda(op, dev);
-#endif
-  }
+  GPUNET_DISPATCH(op, x.device(), conv2d_forward, s, x.data<float>(), w.data<float>(), bp, out.data<float>());
   if (autograd::needs_grad({&x_in, &w_in, &b_in})) {
     auto node = std::make_shared<Conv2dNode>();
     node->s = s;
