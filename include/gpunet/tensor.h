@@ -2,7 +2,7 @@
 /// Tensors: an n-dimensional array of float32, int64 or uint8 on one device, with shape and
 /// strides, sharing storage between views, and an autograd record.
 ///   auto x = gpunet::Tensor::ones({4, 3, 32, 32}, gpunet::DType::Float32, gpunet::Device::best());
-///   auto y = x.reshape({4, -1});                 // a view: same storage
+///   auto y = x.reshape({4, -1});                 // a view: same storage (differentiable)
 ///   float v = y.sum().item();
 #include <cstdint>
 #include <iosfwd>
@@ -100,36 +100,55 @@ class Tensor {
   }
   void* raw_data() const;
 
-  // ---- views (share storage) -------------------------------------------------------
-  /// Same elements in a new shape; one dimension may be -1. A view when contiguous.
+  // ---- views (share storage; differentiable, as PyTorch's: see ops::view etc.) ------
+  /// x's elements in `shape` (one dimension may be -1), sharing x's storage: never copies.
+  /// Throws ("view: a tensor of shape [..] and strides [..] cannot be viewed as [..] ...; use
+  /// .reshape(..)") when the strides allow no view, e.g. after narrow() on an inner dimension.
+  ///   x.view({N, -1})
+  Tensor view(const Shape& shape) const;
+  /// Same elements in a new shape (one dimension may be -1): a view when the strides allow
+  /// one, otherwise a contiguous copy (torch.reshape). Differentiable either way.
   Tensor reshape(const Shape& shape) const;
-  Tensor view(const Shape& shape) const { return reshape(shape); }
-  /// Merges dimensions start_dim..end_dim (torch.flatten).
+  /// Merges dimensions start_dim..end_dim (torch.flatten; defaults: all of them, so a 4-D
+  /// activation needs flatten(1) to keep its batch). A view when possible; differentiable.
   Tensor flatten(int start_dim = 0, int end_dim = -1) const;
-  /// Elements [start, start+length) of dimension `d` (a view).
+  /// Elements [start, start+length) of dimension `d` (a view; differentiable).
   Tensor narrow(int d, int64_t start, int64_t length) const;
-  /// Rows [start, end) of dimension 0 (a view): x[start:end].
+  /// Rows [start, end) of dimension 0 (a view; differentiable): x[start:end].
   Tensor slice(int64_t start, int64_t end) const { return narrow(0, start, end - start); }
   /// Same storage, no autograd history.
   Tensor detach() const;
 
   // ---- copies ---------------------------------------------------------------------
+  /// This tensor when contiguous, else a contiguous copy gathered on its own device
+  /// (differentiable: the gradient passes through).
   Tensor contiguous() const;
+  /// A contiguous copy on the same device (differentiable: the gradient passes through).
   Tensor clone() const;
-  /// A copy on `device`; the same tensor when already there (free).
+  /// A copy on `device`; the same tensor when already there (free). Not differentiable.
+  /// Host<->device copies throw inside an open CUDA graph capture (naming the call).
   Tensor to(Device device) const;
-  /// A copy converted to `dtype`; the same tensor when already so.
+  /// A copy converted to `dtype`; the same tensor when already so. Not differentiable.
   Tensor to(DType dtype) const;
-  Tensor cpu() const { return to(Device::cpu()); }
-  /// Copies src's elements into this tensor (same numel; any devices).
+  /// to(Device::cpu()); synchronises with the tensor's GPU (throws inside a CUDA graph capture).
+  Tensor cpu() const;
+  /// A contiguous host copy converted to `dtype`; `call` names the caller in the error thrown
+  /// when a CUDA graph capture is open on the tensor's device (used by item, to_vector, printing).
+  Tensor host_copy(DType dtype, const char* call) const;
+  /// Copies src's elements (row-major order) into this tensor, whatever either's strides
+  /// (same numel; any devices and dtypes). Not differentiable. Host<->device copies throw
+  /// inside an open CUDA graph capture; copies on one GPU are allowed there.
   Tensor& copy_(const Tensor& src);
+  /// Sets every element (any strides) to `value` converted to the dtype. Not differentiable.
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
-  /// The value of a one-element tensor, as double (synchronises with its device).
+  /// The value of a one-element tensor, as double (synchronises with its device; throws
+  /// "Tensor::item: would synchronise cuda:N while a CUDA graph capture is open ..." in a capture).
   double item() const;
+  /// The elements in row-major order on the host (synchronises; throws inside a CUDA graph capture).
   template <typename T>
   std::vector<T> to_vector() const {
-    Tensor c = to(dtype_of<T>::value).cpu().contiguous();
+    Tensor c = host_copy(dtype_of<T>::value, "Tensor::to_vector");
     const T* p = c.data<T>();
     return std::vector<T>(p, p + c.numel());
   }
@@ -159,6 +178,7 @@ class Tensor {
   bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
 
  private:
+  Tensor to_device(Device device, const char* call) const;
   std::shared_ptr<TensorImpl> impl_;
 };
 

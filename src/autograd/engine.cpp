@@ -4,30 +4,17 @@
 
 #include "gpunet/autograd.h"
 #include "gpunet/ops.h"
-#include "kernels/elementwise.h"
+#include "ops/copy.h"
 
 namespace gpunet::autograd {
 namespace {
 
 thread_local bool g_grad_enabled = true;
 
-// y += x, in place, same device and shape (contiguous).
-void accumulate_into(Tensor& y, const Tensor& x) {
-  Tensor xc = x.contiguous();
-  check_same_device("backward (gradient accumulation)", y, xc);
-  GPUNET_CHECK(y.numel() == xc.numel(), "backward: gradient of ", shape_str(xc.shape()), " for a tensor of shape ",
-               shape_str(y.shape()));
-  if (y.device().is_cpu()) {
-    if (y.dtype() == DType::Float64)
-      kernels::cpu::axpy<double>(y.numel(), 1.0, xc.data<double>(), y.data<double>());
-    else
-      kernels::cpu::axpy<float>(y.numel(), 1.0f, xc.data<float>(), y.data<float>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    kernels::cuda::axpy(y.numel(), 1.0f, xc.data<float>(), y.data<float>());
-#endif
-  }
-}
+// y += x, in place (y is a leaf's .grad): the engine is the only caller, so the only place
+// that accumulates into .grad. The arithmetic is an op (src/ops/copy.cpp), which dispatches to
+// the axpy kernel twins on y's device.
+void accumulate_into(Tensor& y, const Tensor& x) { ops::detail::accumulate_(y, x); }
 
 }  // namespace
 

@@ -45,10 +45,18 @@ namespace gpunet::cuda::detail {
 void* allocate(size_t bytes, int device);
 void deallocate(void* p, size_t bytes, int device);
 
+// Throws gpunet::Error "<call>: would <action> cuda:N while a CUDA graph capture is open on its
+// stream ..." when a capture is open (or was invalidated) on `device`'s stream. Every
+// host<->device copy and every synchronising call runs it first: inside a capture such a call
+// would record a copy of stale host data, or fail with a less helpful CUDA error.
+void check_not_capturing(const char* call, const char* action, int device);
+
 // Copies on the device's current stream. Host->device goes through a pinned staging buffer
 // (the call returns once the host source may be reused); device->host synchronises the stream.
-void copy_host_to_device(void* dst, const void* src, size_t bytes, int device);
-void copy_device_to_host(void* dst, const void* src, size_t bytes, int device);
+// Both refuse to run inside a CUDA graph capture (check_not_capturing, naming `call`, e.g.
+// "Tensor::item"); device->device copies are allowed there (they are captured like kernels).
+void copy_host_to_device(void* dst, const void* src, size_t bytes, int device, const char* call);
+void copy_device_to_host(void* dst, const void* src, size_t bytes, int device, const char* call);
 void copy_device_to_device(void* dst, const void* src, size_t bytes, int device);
 
 // Makes `device` current on this thread (cudaSetDevice) when it is not.

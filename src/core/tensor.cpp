@@ -8,7 +8,8 @@
 
 #include "core/device_api.h"
 #include "gpunet/autograd.h"
-#include "kernels/elementwise.h"
+#include "gpunet/ops.h"
+#include "ops/copy.h"
 
 namespace gpunet {
 namespace {
@@ -27,40 +28,34 @@ void check_shape(const Shape& shape, const char* what) {
   for (auto d : shape) GPUNET_CHECK(d >= 0, what, ": negative dimension in shape ", shape_str(shape));
 }
 
-// Copies raw bytes between any two devices.
-void copy_bytes(void* dst, Device dd, const void* src, Device sd, size_t bytes) {
+// Throws when a CUDA graph capture is open on dev's stream (nothing to check on the CPU).
+void check_not_capturing(const char* call, const char* action, Device dev) {
+#if GPUNET_HAVE_CUDA
+  if (dev.is_cuda()) cuda::detail::check_not_capturing(call, action, dev.index());
+#else
+  (void)call, (void)action, (void)dev;
+#endif
+}
+
+// Copies raw bytes between any two devices; `call` names the caller in the capture guard's error.
+void copy_bytes(void* dst, Device dd, const void* src, Device sd, size_t bytes, const char* call) {
   if (bytes == 0) return;
   if (dd.is_cpu() && sd.is_cpu()) {
     std::memcpy(dst, src, bytes);
     return;
   }
 #if GPUNET_HAVE_CUDA
-  if (dd.is_cuda() && sd.is_cpu()) return cuda::detail::copy_host_to_device(dst, src, bytes, dd.index());
-  if (dd.is_cpu() && sd.is_cuda()) return cuda::detail::copy_device_to_host(dst, src, bytes, sd.index());
+  if (dd.is_cuda() && sd.is_cpu()) return cuda::detail::copy_host_to_device(dst, src, bytes, dd.index(), call);
+  if (dd.is_cpu() && sd.is_cuda()) return cuda::detail::copy_device_to_host(dst, src, bytes, sd.index(), call);
   if (dd == sd) return cuda::detail::copy_device_to_device(dst, src, bytes, dd.index());
   // Across two GPUs: through the host (rare; not on a hot path).
   std::vector<uint8_t> tmp(bytes);
-  cuda::detail::copy_device_to_host(tmp.data(), src, bytes, sd.index());
-  cuda::detail::copy_host_to_device(dst, tmp.data(), bytes, dd.index());
+  cuda::detail::copy_device_to_host(tmp.data(), src, bytes, sd.index(), call);
+  cuda::detail::copy_host_to_device(dst, tmp.data(), bytes, dd.index(), call);
 #else
-  throw Error("copy to or from a GPU in a CPU-only build");
+  (void)call;
+  throw Error(detail::cat(call, ": copy between ", sd.str(), " and ", dd.str(), " in a CPU-only build"));
 #endif
-}
-
-// Strided -> contiguous copy on the host (element size es).
-void strided_gather(const uint8_t* base, const Shape& shape, const Shape& strides, size_t es, uint8_t* out) {
-  const int64_t n = numel_of(shape);
-  const int nd = static_cast<int>(shape.size());
-  std::vector<int64_t> idx(nd, 0);
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t off = 0;
-    for (int d = 0; d < nd; ++d) off += idx[d] * strides[d];
-    std::memcpy(out + i * es, base + off * es, es);
-    for (int d = nd - 1; d >= 0; --d) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
-    }
-  }
 }
 
 }  // namespace
@@ -95,7 +90,7 @@ Tensor Tensor::normal(const Shape& shape, float mean, float std, Generator& gen,
 }
 Tensor Tensor::from_blob(const void* host, const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  copy_bytes(t.raw_data(), device, host, Device::cpu(), t.nbytes());
+  copy_bytes(t.raw_data(), device, host, Device::cpu(), t.nbytes(), "Tensor::from_blob");
   return t;
 }
 
@@ -118,61 +113,11 @@ void* Tensor::raw_data() const {
   return static_cast<uint8_t*>(im.storage->data()) + im.offset * static_cast<int64_t>(dtype_size(im.dtype));
 }
 
-// ---- views --------------------------------------------------------------------------
-Tensor Tensor::reshape(const Shape& new_shape) const {
-  Shape s = new_shape;
-  int infer = -1;
-  int64_t known = 1;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == -1) {
-      GPUNET_CHECK(infer < 0, "reshape: only one dimension can be -1, got ", shape_str(new_shape));
-      infer = static_cast<int>(i);
-    } else {
-      GPUNET_CHECK(s[i] >= 0, "reshape: invalid shape ", shape_str(new_shape));
-      known *= s[i];
-    }
-  }
-  if (infer >= 0) {
-    GPUNET_CHECK(known > 0 && numel() % known == 0, "reshape: shape ", shape_str(new_shape), " is invalid for ",
-                 numel(), " elements");
-    s[infer] = numel() / known;
-  }
-  GPUNET_CHECK(numel_of(s) == numel(), "reshape: shape ", shape_str(new_shape), " is invalid for input of size ",
-               numel(), " (shape ", shape_str(shape()), ")");
-  Tensor src = is_contiguous() ? *this : contiguous();
-  Tensor out(make_impl(src.storage(), src.storage_offset(), s, dtype()));
-  return out;
-}
-Tensor Tensor::flatten(int start_dim, int end_dim) const {
-  const int nd = dim();
-  if (nd == 0) return reshape({1});
-  if (start_dim < 0) start_dim += nd;
-  if (end_dim < 0) end_dim += nd;
-  GPUNET_CHECK(start_dim >= 0 && start_dim < nd && end_dim >= start_dim && end_dim < nd, "flatten: dims (", start_dim,
-               ", ", end_dim, ") out of range for shape ", shape_str(shape()));
-  Shape s;
-  for (int i = 0; i < start_dim; ++i) s.push_back(shape()[i]);
-  int64_t m = 1;
-  for (int i = start_dim; i <= end_dim; ++i) m *= shape()[i];
-  s.push_back(m);
-  for (int i = end_dim + 1; i < nd; ++i) s.push_back(shape()[i]);
-  return reshape(s);
-}
-Tensor Tensor::narrow(int d, int64_t start, int64_t length) const {
-  const int nd = dim();
-  if (d < 0) d += nd;
-  GPUNET_CHECK(d >= 0 && d < nd, "narrow: dimension ", d, " out of range for shape ", shape_str(shape()));
-  GPUNET_CHECK(start >= 0 && length >= 0 && start + length <= shape()[d], "narrow: range [", start, ", ",
-               start + length, ") out of bounds for dimension ", d, " of size ", shape()[d]);
-  auto im = std::make_shared<TensorImpl>();
-  im->storage = storage();
-  im->dtype = dtype();
-  im->shape = shape();
-  im->strides = strides();
-  im->shape[d] = length;
-  im->offset = storage_offset() + start * strides()[d];
-  return Tensor(im);
-}
+// ---- views (differentiable: src/ops/shape.cpp) --------------------------------------
+Tensor Tensor::view(const Shape& shape) const { return ops::view(*this, shape); }
+Tensor Tensor::reshape(const Shape& shape) const { return ops::reshape(*this, shape); }
+Tensor Tensor::flatten(int start_dim, int end_dim) const { return ops::flatten(*this, start_dim, end_dim); }
+Tensor Tensor::narrow(int d, int64_t start, int64_t length) const { return ops::narrow(*this, d, start, length); }
 Tensor Tensor::detach() const {
   auto im = std::make_shared<TensorImpl>();
   im->storage = storage();
@@ -187,104 +132,61 @@ Tensor Tensor::detach() const {
 Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
   Tensor out = empty(shape(), dtype(), device());
-  const size_t es = dtype_size(dtype());
-  if (device().is_cpu()) {
-    const uint8_t* base = static_cast<const uint8_t*>(raw_data());
-    strided_gather(base, shape(), strides(), es, static_cast<uint8_t*>(out.raw_data()));
-    return out;
-  }
-  // A strided view on a GPU: gather through the host (views made by gpunet are contiguous
-  // except narrow() on an inner dimension, which no hot path uses).
-  Tensor whole = Tensor(make_impl(storage(), 0, {static_cast<int64_t>(storage()->bytes() / es)}, dtype())).cpu();
-  auto im = std::make_shared<TensorImpl>(*whole.impl_ptr());
-  im->shape = shape();
-  im->strides = strides();
-  im->offset = storage_offset();
-  return Tensor(im).contiguous().to(device());
+  ops::detail::copy_strided("contiguous", out, *this);  // on the tensor's device
+  return ops::detail::record_copy("contiguous", *this, out);
 }
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype(), device());
-  out.copy_(*this);
-  return out;
+  ops::detail::copy_strided("clone", out, *this);
+  return ops::detail::record_copy("clone", *this, out);
 }
-Tensor Tensor::to(Device dev) const {
+Tensor Tensor::to(Device dev) const { return to_device(dev, "Tensor::to"); }
+Tensor Tensor::cpu() const { return to_device(Device::cpu(), "Tensor::cpu"); }
+Tensor Tensor::to_device(Device dev, const char* call) const {
   if (dev == device()) return *this;
-  Tensor src = contiguous();
+  const Tensor src = detach().contiguous();
   Tensor out = empty(shape(), dtype(), dev);
-  copy_bytes(out.raw_data(), dev, src.raw_data(), src.device(), nbytes());
+  copy_bytes(out.raw_data(), dev, src.raw_data(), src.device(), nbytes(), call);
   return out;
 }
 Tensor Tensor::to(DType dt) const {
   if (dt == dtype()) return *this;
-  Tensor src = contiguous();
-  Tensor out = empty(shape(), dt, device());
-  if (device().is_cpu()) {
-    kernels::cpu::convert(numel(), static_cast<int>(dtype()), src.raw_data(), static_cast<int>(dt), out.raw_data());
-  } else {
-#if GPUNET_HAVE_CUDA
-    cuda::detail::set_device(device().index());
-    kernels::cuda::convert(numel(), static_cast<int>(dtype()), src.raw_data(), static_cast<int>(dt), out.raw_data());
-#endif
-  }
-  return out;
+  return ops::detail::convert("Tensor::to", *this, dt);
+}
+Tensor Tensor::host_copy(DType dt, const char* call) const {
+  // Checked before anything is queued, so a refused call leaves nothing in an open capture.
+  check_not_capturing(call, "synchronise", device());
+  Tensor h = detach().to_device(Device::cpu(), call);
+  return h.to(dt).contiguous();
 }
 Tensor& Tensor::copy_(const Tensor& src) {
-  GPUNET_CHECK(src.numel() == numel(), "copy_: source has ", src.numel(), " elements ", shape_str(src.shape()),
+  const char* op = "Tensor::copy_";
+  GPUNET_CHECK(src.defined(), op, ": source is undefined");
+  GPUNET_CHECK(src.numel() == numel(), op, ": source has ", src.numel(), " elements ", shape_str(src.shape()),
                ", destination ", numel(), " ", shape_str(shape()));
-  Tensor s = src.to(dtype()).contiguous();
-  if (is_contiguous()) {
-    copy_bytes(raw_data(), device(), s.raw_data(), s.device(), nbytes());
+  if (numel() == 0) return *this;
+  if (src.device() != device()) check_not_capturing(op, src.device().is_cpu() ? "copy host memory to" : "synchronise",
+                                                     src.device().is_cpu() ? device() : src.device());
+  // Converted on the source's device, then made contiguous (gathered there) unless it can be
+  // read in place with the destination's shape.
+  Tensor s = src.detach().to(dtype());
+  if (s.device() != device()) s = s.to_device(device(), op);
+  // Now on our device and dtype: one strided copy from s, walked with our shape.
+  if (s.shape() != shape()) s = s.reshape(shape());
+  if (is_contiguous() && s.is_contiguous()) {
+    copy_bytes(raw_data(), device(), s.raw_data(), s.device(), nbytes(), op);
   } else {
-    GPUNET_CHECK(device().is_cpu(), "copy_ into a non-contiguous GPU tensor is not supported");
-    Tensor h = s.cpu();
-    const size_t es = dtype_size(dtype());
-    const int nd = dim();
-    std::vector<int64_t> idx(nd, 0);
-    auto* base = static_cast<uint8_t*>(raw_data());
-    const auto* from = static_cast<const uint8_t*>(h.raw_data());
-    for (int64_t i = 0; i < numel(); ++i) {
-      int64_t off = 0;
-      for (int d = 0; d < nd; ++d) off += idx[d] * strides()[d];
-      std::memcpy(base + off * es, from + i * es, es);
-      for (int d = nd - 1; d >= 0; --d) {
-        if (++idx[d] < shape()[d]) break;
-        idx[d] = 0;
-      }
-    }
+    ops::detail::copy_strided(op, *this, s);
   }
   return *this;
 }
 Tensor& Tensor::fill_(double value) {
-  GPUNET_CHECK(is_contiguous(), "fill_: tensor must be contiguous");
-  const int64_t n = numel();
-  uint8_t bytes[8];
-  switch (dtype()) {
-    case DType::Float32: { float v = static_cast<float>(value); std::memcpy(bytes, &v, 4); break; }
-    case DType::Float64: { double v = value; std::memcpy(bytes, &v, 8); break; }
-    case DType::Int64: { int64_t v = static_cast<int64_t>(value); std::memcpy(bytes, &v, 8); break; }
-    case DType::Int32: { int32_t v = static_cast<int32_t>(value); std::memcpy(bytes, &v, 4); break; }
-    case DType::UInt8: { uint8_t v = static_cast<uint8_t>(value); bytes[0] = v; break; }
-  }
-  const size_t es = dtype_size(dtype());
-  if (device().is_cpu()) {
-    auto* p = static_cast<uint8_t*>(raw_data());
-    if (value == 0.0) {
-      std::memset(p, 0, n * es);
-    } else {
-      for (int64_t i = 0; i < n; ++i) std::memcpy(p + i * es, bytes, es);
-    }
-  } else {
-#if GPUNET_HAVE_CUDA
-    cuda::detail::set_device(device().index());
-    kernels::cuda::fill_bytes(n, static_cast<int>(es), bytes, raw_data());
-#endif
-  }
+  ops::detail::fill("Tensor::fill_", *this, value);
   return *this;
 }
 double Tensor::item() const {
   GPUNET_CHECK(numel() == 1, "item: tensor has ", numel(), " elements ", shape_str(shape()), ", expected 1");
-  Tensor h = cpu().to(DType::Float64);
-  return *h.data<double>();
+  return *host_copy(DType::Float64, "Tensor::item").data<double>();
 }
 
 // ---- autograd -----------------------------------------------------------------------
@@ -318,7 +220,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "Tensor(undefined)";
   const std::ios::fmtflags flags = os.flags();  // restored below: printing a tensor leaves the stream as it was
   const std::streamsize precision = os.precision();
-  Tensor h = t.cpu().contiguous().to(DType::Float64);
+  Tensor h = t.host_copy(DType::Float64, "Tensor printing");
   const double* p = h.data<double>();
   const int64_t n = h.numel();
   const bool integral = t.dtype() == DType::Int64 || t.dtype() == DType::Int32 || t.dtype() == DType::UInt8;

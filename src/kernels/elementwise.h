@@ -16,8 +16,6 @@ void affine(int64_t n, const T* a, T alpha, T beta, T* out);
 // y[i] += alpha * x[i]  (the autograd engine's accumulation)
 template <typename T>
 void axpy(int64_t n, T alpha, const T* x, T* y);
-template <typename T>
-void fill(int64_t n, T value, T* out);
 // out[0] = sum of x (accumulated in double on the CPU)
 template <typename T>
 void sum(int64_t n, const T* x, T* out);
@@ -34,8 +32,6 @@ template <typename T>
 void argmax_rows(int64_t rows, int64_t cols, const T* x, int64_t* out);
 // out[i] = a[i] == b[i]  (int64)
 void eq_i64(int64_t n, const int64_t* a, const int64_t* b, int64_t* out);
-// converts n elements between dtypes (float32, float64, int64, int32, uint8) by DType id
-void convert(int64_t n, int src_dtype, const void* src, int dst_dtype, void* dst);
 // 1 when every element is finite
 template <typename T>
 bool all_finite(int64_t n, const T* x);
@@ -45,15 +41,12 @@ namespace cuda {
 void binary(BinaryOp op, int64_t n, const float* a, const float* b, bool b_scalar, float* out);
 void affine(int64_t n, const float* a, float alpha, float beta, float* out);
 void axpy(int64_t n, float alpha, const float* x, float* y);
-// fill for any element size: value is given as the element's bytes (elem_size 1, 4 or 8)
-void fill_bytes(int64_t n, int elem_size, const void* value, void* out);
 void sum(int64_t n, const float* x, float* out);
 void relu_forward(int64_t n, const float* x, float* out);
 void relu_backward(int64_t n, const float* out, const float* dout, float* dx);
 void broadcast_scalar(int64_t n, const float* dscalar, float scale, float* out);
 void argmax_rows(int64_t rows, int64_t cols, const float* x, int64_t* out);
 void eq_i64(int64_t n, const int64_t* a, const int64_t* b, int64_t* out);
-void convert(int64_t n, int src_dtype, const void* src, int dst_dtype, void* dst);
 // writes 1 into *flag (device int) if any element is not finite; does not synchronise
 void nonfinite_flag(int64_t n, const float* x, int32_t* flag);
 }  // namespace cuda

@@ -19,7 +19,7 @@ const Device kGpu = Device::cuda(0);
 // One LeNet-sized training step's worth of ops, forward and backward, all on the GPU.
 void step(const Tensor& x, const Tensor& y, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& b2) {
   Tensor h = ops::max_pool2d(ops::relu(ops::conv2d(x, w1, b1)), 2);
-  Tensor logits = ops::linear(ops::flatten(h), w2, b2);
+  Tensor logits = ops::linear(ops::flatten(h, 1), w2, b2);
   ops::cross_entropy(logits, y).backward();
 }
 

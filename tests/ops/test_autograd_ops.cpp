@@ -8,6 +8,7 @@
 
 #include "gpunet/autograd.h"
 #include "gpunet/ops.h"
+#include "gpunet/random.h"
 #include "support/assert_close.h"
 #include "support/gpu.h"
 
@@ -111,7 +112,7 @@ TEST(AutogradOps, ScalarOpsAndNeg) {
 
 TEST(AutogradOps, FlattenAndReshapeAreDifferentiableViews) {
   Tensor x = Tensor::ones({2, 3, 2, 2}).requires_grad_();
-  Tensor f = ops::flatten(x);
+  Tensor f = ops::flatten(x, 1);
   EXPECT_EQ(f.shape(), Shape({2, 12}));
   EXPECT_EQ(f.storage(), x.storage());  // a view
   Tensor r = ops::reshape(f, {4, -1});
@@ -168,6 +169,101 @@ TEST(AutogradOps, DeviceMismatchNamesBothDevices) {
     EXPECT_NE(msg.find("cpu"), std::string::npos) << msg;
     EXPECT_NE(msg.find("cuda:0"), std::string::npos) << msg;
   }
+}
+
+// ---- the Tensor's view methods are differentiable (issue 11's first trap) ----------------
+// A conv -> (a view method) -> linear model: the conv's gradients must arrive through
+// .reshape / .view / .flatten(1) exactly as through ops::flatten(h, 1), and match central
+// differences. (Before the fix, the methods dropped the graph: the conv's .grad stayed undefined.)
+enum class Through { OpsFlatten, Reshape, View, Flatten1, NarrowReshape };
+
+struct ConvLinear {
+  Generator gen{11};
+  Tensor x = Tensor::uniform({2, 3, 6, 6}, -1.f, 1.f, gen);
+  Tensor w = Tensor::uniform({4, 3, 3, 3}, -0.5f, 0.5f, gen).requires_grad_();
+  Tensor b = Tensor::uniform({4}, -0.5f, 0.5f, gen).requires_grad_();
+  Tensor w2 = Tensor::uniform({5, 64}, -0.5f, 0.5f, gen).requires_grad_();
+  Tensor w2_narrow = Tensor::uniform({5, 32}, -0.5f, 0.5f, gen).requires_grad_();
+  Tensor b2 = Tensor::uniform({5}, -0.5f, 0.5f, gen).requires_grad_();
+  Tensor r = Tensor::uniform({2, 5}, -1.f, 1.f, gen);  // fixed upstream weights
+
+  Tensor loss(Through how) const {
+    const Tensor h = ops::conv2d(x, w, b);  // (2, 4, 4, 4)
+    Tensor flat;
+    switch (how) {
+      case Through::OpsFlatten: flat = ops::flatten(h, 1); break;
+      case Through::Reshape: flat = h.reshape({2, -1}); break;
+      case Through::View: flat = h.view({2, 64}); break;
+      case Through::Flatten1: flat = h.flatten(1); break;
+      case Through::NarrowReshape: flat = h.narrow(3, 1, 2).reshape({2, 32}); break;  // a copy
+    }
+    const Tensor out = ops::linear(flat, how == Through::NarrowReshape ? w2_narrow : w2, b2);
+    return ops::sum(out * r);
+  }
+  // d loss / d w[i] by central differences (the loss is linear in w, so eps can be large).
+  double numeric_dw(Through how, int64_t i) {
+    NoGradGuard no_grad;
+    float* p = w.data<float>();
+    const float keep = p[i], eps = 0.25f;
+    p[i] = keep + eps;
+    const double up = loss(how).item();
+    p[i] = keep - eps;
+    const double down = loss(how).item();
+    p[i] = keep;
+    return (up - down) / (2.0 * eps);
+  }
+};
+
+TEST(AutogradOps, ConvThroughTensorReshapeViewAndFlattenTrainsTheConv) {
+  ConvLinear m;
+  m.loss(Through::OpsFlatten).backward();
+  const Tensor ref_dw = m.w.grad().clone(), ref_db = m.b.grad().clone();
+  for (Through how : {Through::Reshape, Through::View, Through::Flatten1}) {
+    SCOPED_TRACE(static_cast<int>(how));
+    m.w.set_grad(Tensor());
+    m.b.set_grad(Tensor());
+    const Tensor loss = m.loss(how);
+    ASSERT_TRUE(loss.requires_grad());
+    loss.backward();
+    ASSERT_TRUE(m.w.grad().defined()) << "the conv weight got no gradient through the view method";
+    ASSERT_TRUE(m.b.grad().defined());
+    EXPECT_ALL_CLOSE(m.w.grad(), ref_dw, 0.0, 0.0);  // the same graph, the same bits
+    EXPECT_ALL_CLOSE(m.b.grad(), ref_db, 0.0, 0.0);
+  }
+  const std::vector<float> dw = ref_dw.to_vector<float>();
+  for (int64_t i : {0, 13, 40, 81, 107})
+    EXPECT_NEAR(dw[i], m.numeric_dw(Through::Reshape, i), 2e-3 * (1.0 + std::fabs(dw[i]))) << "w[" << i << "]";
+}
+
+TEST(AutogradOps, NarrowThenCopyingReshapeIsDifferentiable) {
+  ConvLinear m;
+  const Tensor loss = m.loss(Through::NarrowReshape);
+  loss.backward();
+  ASSERT_TRUE(m.w.grad().defined());
+  const std::vector<float> dw = m.w.grad().to_vector<float>();
+  for (int64_t i : {0, 5, 26, 60, 107})
+    EXPECT_NEAR(dw[i], m.numeric_dw(Through::NarrowReshape, i), 2e-3 * (1.0 + std::fabs(dw[i]))) << "w[" << i << "]";
+}
+
+TEST(AutogradOps, NarrowSliceContiguousAndCloneGradients) {
+  Tensor x = vec({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {3, 4}).requires_grad_();
+  const Tensor up = vec({1, 10, 100, 1000}, {2, 2});
+  ops::sum(x.narrow(1, 1, 2).slice(1, 3).contiguous() * up).backward();
+  EXPECT_ALL_CLOSE(x.grad().to_vector<float>(), std::vector<float>{0, 0, 0, 0, 0, 1, 10, 0, 0, 100, 1000, 0}, 0.0, 0.0);
+  x.set_grad(Tensor());
+  ops::sum(x.clone() * 3.0).backward();
+  EXPECT_ALL_CLOSE(x.grad().to_vector<float>(), std::vector<float>(12, 3.0f), 0.0, 0.0);
+  EXPECT_TRUE(x.narrow(0, 0, 1).grad_fn() != nullptr);
+  NoGradGuard no_grad;
+  EXPECT_FALSE(x.narrow(0, 0, 1).requires_grad());
+}
+
+TEST(AutogradOps, Float64GradientsAccumulateThroughViews) {
+  Tensor x = Tensor::zeros({2, 3}, DType::Float64).requires_grad_();
+  for (int k = 0; k < 2; ++k) x.view({6}).backward(Tensor::ones({6}, DType::Float64));
+  EXPECT_EQ(x.grad().dtype(), DType::Float64);
+  EXPECT_EQ(x.grad().shape(), x.shape());
+  EXPECT_ALL_CLOSE(x.grad().to_vector<double>(), std::vector<double>(6, 2.0), 0.0, 0.0);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #if GPUNET_HAVE_CUDA
 #include "kernels/batch.h"
+#include "kernels/copy.h"
 #include "kernels/elementwise.h"
 #include "kernels/optim.h"
 #endif
@@ -163,7 +164,7 @@ TEST(CudaParity, LinearAndShapes) {
                {true, true, true}, lin);
   check_parity("no bias", {rand_cpu({5, 7}, 36), rand_cpu({3, 7}, 37)}, {true, true},
                [](const Inputs& t) { return ops::linear(t[0], t[1], Tensor()); });
-  check_parity("flatten", {rand_cpu({4, 16, 5, 5}, 38)}, {true}, [](const Inputs& t) { return ops::flatten(t[0]); });
+  check_parity("flatten", {rand_cpu({4, 16, 5, 5}, 38)}, {true}, [](const Inputs& t) { return ops::flatten(t[0], 1); });
   check_parity("reshape", {rand_cpu({4, 6}, 39)}, {true}, [](const Inputs& t) { return ops::reshape(t[0], {3, -1}); });
 }
 

@@ -14,10 +14,16 @@ namespace gpunet::test {
   double worst_ratio = -1.0;
   for (size_t i = 0; i < actual.size(); ++i) {
     const double a = actual[i], e = expected[i];
-    const double allowed = atol + rtol * std::fabs(e);
+    // ratio: |diff| / allowed; 0 for an exact match, INFINITY for a mismatch of non-finite values.
     double ratio;
-    if (std::isnan(e) || std::isnan(a)) ratio = (std::isnan(e) && std::isnan(a)) ? 0.0 : INFINITY;
-    else ratio = std::fabs(a - e) / allowed;
+    if (std::isnan(e) || std::isnan(a)) {
+      ratio = (std::isnan(e) && std::isnan(a)) ? 0.0 : INFINITY;  // NaN matches NaN only
+    } else if (std::isinf(e) || std::isinf(a)) {
+      ratio = a == e ? 0.0 : INFINITY;  // inf matches the same infinity only (no tolerance)
+    } else {
+      const double diff = std::fabs(a - e), allowed = atol + rtol * std::fabs(e);
+      ratio = diff == 0.0 ? 0.0 : diff / allowed;  // diff > 0 with allowed == 0 gives INFINITY
+    }
     if (ratio > 1.0) ++bad;
     if (ratio > worst_ratio) {
       worst_ratio = ratio;

@@ -1,9 +1,11 @@
 #pragma once
 // Shared test helpers: closeness checks that report the worst element.
 //   EXPECT_ALL_CLOSE(out.to_vector<float>(), expected, 1e-5, 1e-4);
-// An element passes when |actual - expected| <= atol + rtol * |expected| (numpy.allclose);
-// NaN passes only against NaN. On failure the message names the count of bad elements and
-// the worst one (index, actual, expected, |diff|, allowed).
+// An element passes when |actual - expected| <= atol + rtol * |expected| (numpy.allclose).
+// Non-finite values are compared exactly: NaN passes only against NaN, +inf only against
+// +inf, -inf only against -inf (no tolerance applies; tested in tests/core/test_assert_close.cpp).
+// On failure the message names the count of bad elements and the worst one (index, actual,
+// expected, |diff|, allowed).
 #include <gtest/gtest.h>
 
 #include <limits>

@@ -62,8 +62,24 @@ void prepare(Staging& st, size_t bytes) {
 
 }  // namespace
 
-void copy_host_to_device(void* dst, const void* src, size_t bytes, int device) {
+void check_not_capturing(const char* call, const char* action, int device) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  {
+    DeviceGuard guard(device);
+    GPUNET_CUDA_CHECK(cudaStreamIsCapturing(stream(device), &status));
+  }
+  if (status == cudaStreamCaptureStatusNone) return;
+  throw Error(gpunet::detail::cat(
+      call, ": would ", action, " cuda:", device, " while a CUDA graph capture is ",
+      status == cudaStreamCaptureStatusActive ? "open" : "open (and already invalidated)",
+      " on its stream; a captured copy would replay stale host data and a synchronisation cannot be captured. "
+      "Move the call out of the captured region (copy inputs into device buffers before the capture, read "
+      "results after it)"));
+}
+
+void copy_host_to_device(void* dst, const void* src, size_t bytes, int device, const char* call) {
   if (bytes == 0) return;
+  check_not_capturing(call, "copy host memory to", device);
   DeviceGuard guard(device);
   cudaStream_t s = stream(device);
   CopyState& cs = copy_state(device);
@@ -80,8 +96,9 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes, int device) {
   }
 }
 
-void copy_device_to_host(void* dst, const void* src, size_t bytes, int device) {
+void copy_device_to_host(void* dst, const void* src, size_t bytes, int device, const char* call) {
   if (bytes == 0) return;
+  check_not_capturing(call, "synchronise", device);
   DeviceGuard guard(device);
   cudaStream_t s = stream(device);
   GPUNET_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s));

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/cuda/context.h"
+#include "core/device_api.h"
 #include "gpunet/device.h"
 #include "gpunet/error.h"
 
@@ -100,6 +101,7 @@ void synchronize(int index) {
   const int n = device_count();
   if (n == 0) return;  // nothing can have been queued
   GPUNET_CHECK(index >= 0 && index < n, "cuda::synchronize: no device cuda:", index, " (this machine has ", n, ")");
+  detail::check_not_capturing("cuda::synchronize", "synchronise", index);
   detail::DeviceGuard guard(index);
   GPUNET_CUDA_CHECK(cudaStreamSynchronize(detail::stream(index)));
 }

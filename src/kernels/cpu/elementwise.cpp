@@ -36,11 +36,6 @@ void axpy(int64_t n, T alpha, const T* x, T* y) {
 }
 
 template <typename T>
-void fill(int64_t n, T value, T* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = value;
-}
-
-template <typename T>
 void sum(int64_t n, const T* x, T* out) {
   double acc = 0.0;
   for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(x[i]);
@@ -85,44 +80,6 @@ void eq_i64(int64_t n, const int64_t* a, const int64_t* b, int64_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] == b[i] ? 1 : 0;
 }
 
-namespace {
-template <typename S, typename D>
-void convert_loop(int64_t n, const void* src, void* dst) {
-  const S* s = static_cast<const S*>(src);
-  D* d = static_cast<D*>(dst);
-  for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
-}
-
-template <typename S>
-void convert_from(int64_t n, const void* src, DType dst_dtype, void* dst) {
-  switch (dst_dtype) {
-    case DType::Float32: return convert_loop<S, float>(n, src, dst);
-    case DType::Float64: return convert_loop<S, double>(n, src, dst);
-    case DType::Int64: return convert_loop<S, int64_t>(n, src, dst);
-    case DType::Int32: return convert_loop<S, int32_t>(n, src, dst);
-    case DType::UInt8: return convert_loop<S, uint8_t>(n, src, dst);
-  }
-  throw Error(detail::cat("convert: unknown destination dtype id ", static_cast<int>(dst_dtype)));
-}
-}  // namespace
-
-void convert(int64_t n, int src_dtype, const void* src, int dst_dtype, void* dst) {
-  const auto sd = static_cast<DType>(src_dtype);
-  const auto dd = static_cast<DType>(dst_dtype);
-  if (sd == dd) {
-    std::memcpy(dst, src, static_cast<size_t>(n) * dtype_size(sd));
-    return;
-  }
-  switch (sd) {
-    case DType::Float32: return convert_from<float>(n, src, dd, dst);
-    case DType::Float64: return convert_from<double>(n, src, dd, dst);
-    case DType::Int64: return convert_from<int64_t>(n, src, dd, dst);
-    case DType::Int32: return convert_from<int32_t>(n, src, dd, dst);
-    case DType::UInt8: return convert_from<uint8_t>(n, src, dd, dst);
-  }
-  throw Error(detail::cat("convert: unknown source dtype id ", src_dtype));
-}
-
 template <typename T>
 bool all_finite(int64_t n, const T* x) {
   for (int64_t i = 0; i < n; ++i)
@@ -134,7 +91,6 @@ bool all_finite(int64_t n, const T* x) {
   template void binary<T>(BinaryOp, int64_t, const T*, const T*, bool, T*);    \
   template void affine<T>(int64_t, const T*, T, T, T*);                        \
   template void axpy<T>(int64_t, T, const T*, T*);                             \
-  template void fill<T>(int64_t, T, T*);                                       \
   template void sum<T>(int64_t, const T*, T*);                                 \
   template void relu_forward<T>(int64_t, const T*, T*);                        \
   template void relu_backward<T>(int64_t, const T*, const T*, T*);             \
@@ -144,9 +100,5 @@ bool all_finite(int64_t n, const T* x) {
 GPUNET_INSTANTIATE(float)
 GPUNET_INSTANTIATE(double)
 #undef GPUNET_INSTANTIATE
-// fill also serves Tensor::fill_ on integer tensors.
-template void fill<int64_t>(int64_t, int64_t, int64_t*);
-template void fill<int32_t>(int64_t, int32_t, int32_t*);
-template void fill<uint8_t>(int64_t, uint8_t, uint8_t*);
 
 }  // namespace gpunet::kernels::cpu

@@ -30,11 +30,6 @@ __global__ void axpy_kernel(int64_t n, float alpha, const float* x, float* y) {
   GPUNET_GRID_STRIDE(i, n) { y[i] += alpha * x[i]; }
 }
 
-template <typename U>
-__global__ void fill_kernel(int64_t n, U value, U* out) {
-  GPUNET_GRID_STRIDE(i, n) { out[i] = value; }
-}
-
 constexpr int kSumThreads = 256;
 constexpr int kSumMaxBlocks = 1024;
 
@@ -98,29 +93,6 @@ __global__ void eq_i64_kernel(int64_t n, const int64_t* a, const int64_t* b, int
   GPUNET_GRID_STRIDE(i, n) { out[i] = a[i] == b[i] ? 1 : 0; }
 }
 
-template <typename S, typename D>
-__global__ void convert_kernel(int64_t n, const S* src, D* dst) {
-  GPUNET_GRID_STRIDE(i, n) { dst[i] = static_cast<D>(src[i]); }
-}
-
-template <typename S, typename D>
-void convert_launch(int64_t n, const void* src, void* dst) {
-  convert_kernel<S, D><<<blocks_for(n), kThreads, 0, stream()>>>(n, static_cast<const S*>(src), static_cast<D*>(dst));
-  GPUNET_KERNEL_CHECK();
-}
-
-template <typename S>
-void convert_from(int64_t n, const void* src, DType dd, void* dst) {
-  switch (dd) {
-    case DType::Float32: return convert_launch<S, float>(n, src, dst);
-    case DType::Float64: return convert_launch<S, double>(n, src, dst);
-    case DType::Int64: return convert_launch<S, int64_t>(n, src, dst);
-    case DType::Int32: return convert_launch<S, int32_t>(n, src, dst);
-    case DType::UInt8: return convert_launch<S, uint8_t>(n, src, dst);
-  }
-  throw Error(::gpunet::detail::cat("convert: unknown destination dtype id ", static_cast<int>(dd)));
-}
-
 __global__ void nonfinite_flag_kernel(int64_t n, const float* x, int32_t* flag) {
   GPUNET_GRID_STRIDE(i, n) {
     if (!isfinite(x[i])) *flag = 1;  // every writer writes the same value
@@ -158,36 +130,6 @@ void axpy(int64_t n, float alpha, const float* x, float* y) {
   if (n <= 0) return;
   axpy_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(n, alpha, x, y);
   GPUNET_KERNEL_CHECK();
-}
-
-void fill_bytes(int64_t n, int elem_size, const void* value, void* out) {
-  if (n <= 0) return;
-  switch (elem_size) {
-    case 1: {
-      uint8_t v;
-      std::memcpy(&v, value, 1);
-      fill_kernel<uint8_t><<<blocks_for(n), kThreads, 0, stream()>>>(n, v, static_cast<uint8_t*>(out));
-      GPUNET_KERNEL_CHECK();
-      break;
-    }
-    case 4: {
-      uint32_t v;
-      std::memcpy(&v, value, 4);
-      fill_kernel<uint32_t><<<blocks_for(n), kThreads, 0, stream()>>>(n, v, static_cast<uint32_t*>(out));
-      GPUNET_KERNEL_CHECK();
-      break;
-    }
-    case 8: {
-      unsigned long long v;
-      std::memcpy(&v, value, 8);
-      fill_kernel<unsigned long long><<<blocks_for(n), kThreads, 0, stream()>>>(n, v,
-                                                                                 static_cast<unsigned long long*>(out));
-      GPUNET_KERNEL_CHECK();
-      break;
-    }
-    default:
-      throw Error(::gpunet::detail::cat("fill_bytes: unsupported element size ", elem_size));
-  }
 }
 
 void sum(int64_t n, const float* x, float* out) {
@@ -229,25 +171,6 @@ void eq_i64(int64_t n, const int64_t* a, const int64_t* b, int64_t* out) {
   if (n <= 0) return;
   eq_i64_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(n, a, b, out);
   GPUNET_KERNEL_CHECK();
-}
-
-void convert(int64_t n, int src_dtype, const void* src, int dst_dtype, void* dst) {
-  if (n <= 0) return;
-  const auto sd = static_cast<DType>(src_dtype);
-  const auto dd = static_cast<DType>(dst_dtype);
-  if (sd == dd) {
-    GPUNET_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(n) * dtype_size(sd), cudaMemcpyDeviceToDevice,
-                                      stream()));
-    return;
-  }
-  switch (sd) {
-    case DType::Float32: return convert_from<float>(n, src, dd, dst);
-    case DType::Float64: return convert_from<double>(n, src, dd, dst);
-    case DType::Int64: return convert_from<int64_t>(n, src, dd, dst);
-    case DType::Int32: return convert_from<int32_t>(n, src, dd, dst);
-    case DType::UInt8: return convert_from<uint8_t>(n, src, dd, dst);
-  }
-  throw Error(::gpunet::detail::cat("convert: unknown source dtype id ", src_dtype));
 }
 
 void nonfinite_flag(int64_t n, const float* x, int32_t* flag) {
