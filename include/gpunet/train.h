@@ -28,15 +28,18 @@ class TrainStep {
   /// two eager warm-up steps with the same inputs, and replayed from then on; results are
   /// bit-identical to the eager path. Requirements for a replay (checked every step; a step
   /// that fails them runs eagerly, which is always correct):
-  ///  - the optimizer is SGD (Adam's bias corrections are per-step host scalars: On throws);
+  ///  - the optimizer and the model are capturable() (declared: SGD and Adam read their lr,
+  ///    step count and bias corrections from device memory; a module with host-side per-step
+  ///    state says it is not). Otherwise On throws and Auto runs eagerly;
   ///  - x and y have the same data pointers and shapes as when captured (the loader's reused
   ///    batch buffers; the last, partial batch of an epoch runs eagerly);
-  ///  - the parameters, gradients, optimizer state and running-loss buffers are the same
-  ///    (otherwise the graph is dropped and captured again after two warm-up steps);
-  ///  - the model is stateless per step: no host-side randomness or counters in forward()
-  ///    (true of the built-in layers; a graph would replay the captured values). Hence the
-  ///    default is Off for library users; the CLI passes Auto.
-  /// Throws gpunet::Error with GraphMode On when the model is on a GPU and the optimizer is not SGD.
+  ///  - the optimizer's parameter store has the same generation (it changes whenever the
+  ///    parameters, gradients or optimizer state are re-laid out or moved: the graph is then
+  ///    dropped and captured again after two warm-up steps), and the device, training mode and
+  ///    grad mode are the same.
+  /// Library users get Off by default; the CLI passes Auto.
+  /// Throws gpunet::Error with GraphMode On when the model is on a GPU and the optimizer or the
+  /// model is not capturable.
   TrainStep(nn::Module& model, optim::Optimizer& opt, GraphMode graph = GraphMode::Off);
   ~TrainStep();
   TrainStep(const TrainStep&) = delete;

@@ -1,34 +1,53 @@
 #pragma once
-// Optimizer update kernels over n contiguous elements (one call for a flat parameter buffer).
+// Optimizer update kernels over n contiguous elements (one call per parameter group, over the
+// group's run of a ParamStore's flat buffers). The per-step scalars are read from memory on the
+// parameters' device (a CUDA graph replay then sees new values), laid out by the optimizer as
+//   step_scalars: [0] steps completed so far (float64; exact up to 2^53)
+//                 then per group g, at kGroupScalars * g + 1:  lr, bias_correction1, bias_correction2
+// The hyper-parameters that never change during a run are passed by value.
 #include <cstdint>
 
 namespace gpunet::kernels {
 
+constexpr int64_t kGroupScalars = 3;
+constexpr int64_t group_scalars_offset(int64_t group) { return 1 + kGroupScalars * group; }
+
 struct SgdParams {
-  float lr, momentum, dampening, weight_decay;
+  float momentum, dampening, weight_decay;
   bool nesterov;
-  bool first_step;  // momentum buffer not yet initialised: buf = d_p (PyTorch)
 };
 struct AdamParams {
-  float lr, beta1, beta2, eps, weight_decay;
-  bool decoupled;        // AdamW
-  float bias_correction1, bias_correction2;  // 1 - beta^t, computed on the host per step
+  float beta1, beta2, eps, weight_decay;
+  bool decoupled;  // AdamW
 };
 
 namespace cpu {
-// PyTorch's torch.optim.SGD update, elementwise:
+// PyTorch's torch.optim.SGD update, elementwise, with lr = (float)group[0] and first = (*step == 0):
 //   d = g + wd*p; if momentum: buf = first ? d : momentum*buf + (1-dampening)*d;
 //   d = nesterov ? d + momentum*buf : buf;  p -= lr*d
+// group: this group's scalars (lr, ...); step: steps completed; momentum_buf may be null without momentum.
 template <typename T>
-void sgd_step(int64_t n, const SgdParams& h, T* param, const T* grad, T* momentum_buf);
-// PyTorch's torch.optim.Adam / AdamW update (amsgrad off).
+void sgd_step(int64_t n, const SgdParams& h, const double* group, const double* step, T* param, const T* grad,
+              T* momentum_buf);
+// PyTorch's torch.optim.Adam / AdamW update (amsgrad off), with lr, bias_correction1 and
+// bias_correction2 = group[0..2] (written by adam_bias_corrections for this step).
 template <typename T>
-void adam_step(int64_t n, const AdamParams& h, T* param, const T* grad, T* exp_avg, T* exp_avg_sq);
+void adam_step(int64_t n, const AdamParams& h, const double* group, T* param, const T* grad, T* exp_avg,
+               T* exp_avg_sq);
+// Before a group's adam_step: group[1] = 1 - beta1^t, group[2] = 1 - beta2^t with t = *step + 1
+// (in double, as PyTorch computes them on the host).
+void adam_bias_corrections(double beta1, double beta2, const double* step, double* group);
+// After every group's update: *step += 1.
+void optim_count_step(double* step);
 }  // namespace cpu
 
 namespace cuda {
-void sgd_step(int64_t n, const SgdParams& h, float* param, const float* grad, float* momentum_buf);
-void adam_step(int64_t n, const AdamParams& h, float* param, const float* grad, float* exp_avg, float* exp_avg_sq);
+void sgd_step(int64_t n, const SgdParams& h, const double* group, const double* step, float* param, const float* grad,
+              float* momentum_buf);
+void adam_step(int64_t n, const AdamParams& h, const double* group, float* param, const float* grad, float* exp_avg,
+               float* exp_avg_sq);
+void adam_bias_corrections(double beta1, double beta2, const double* step, double* group);
+void optim_count_step(double* step);
 }  // namespace cuda
 
 }  // namespace gpunet::kernels

@@ -3,23 +3,52 @@
 #include <set>
 #include <sstream>
 
+#include "gpunet/optim/param_store.h"
+
 namespace gpunet::nn {
 
 Tensor& Module::register_parameter(const std::string& name, Tensor t) {
-  if (t.defined()) t.requires_grad_(true);
+  if (t.defined()) {
+    GPUNET_CHECK(t.dtype() == DType::Float32, "register_parameter: '", name, "' is ", dtype_name(t.dtype()),
+                 "; parameters are float32 (use register_buffer for other state)");
+    t.requires_grad_(true);
+  }
   params_.emplace_back(name, t);
   return params_.back().second;
 }
 
-void Module::collect(const std::string& prefix, StateDict& out) const {
-  for (auto& [name, t] : params_)
-    if (t.defined()) out.emplace_back(prefix + name, t);
-  for (auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+Tensor& Module::register_buffer(const std::string& name, Tensor t) {
+  GPUNET_CHECK(!t.defined() || !t.requires_grad(), "register_buffer: '", name,
+               "' requires grad; a trained tensor is a parameter (register_parameter)");
+  buffers_.emplace_back(name, t);
+  return buffers_.back().second;
+}
+
+void Module::collect(const std::string& prefix, int what, StateDict& out) const {
+  if (what & kParams)
+    for (auto& [name, t] : params_)
+      if (t.defined()) out.emplace_back(prefix + name, t);
+  if (what & kBuffers)
+    for (auto& [name, t] : buffers_)
+      if (t.defined()) out.emplace_back(prefix + name, t);
+  for (auto& [name, child] : children_) child->collect(prefix + name + ".", what, out);
 }
 
 StateDict Module::named_parameters() const {
   StateDict out;
-  collect("", out);
+  collect("", kParams, out);
+  return out;
+}
+
+StateDict Module::named_buffers() const {
+  StateDict out;
+  collect("", kBuffers, out);
+  return out;
+}
+
+StateDict Module::state_dict() const {
+  StateDict out;
+  collect("", kParams | kBuffers, out);
   return out;
 }
 
@@ -37,34 +66,47 @@ int64_t Module::num_parameters() const {
 
 Device Module::device() const {
   auto ps = parameters();
-  return ps.empty() ? Device::cpu() : ps.front().device();
+  if (!ps.empty()) return ps.front().device();
+  auto bs = named_buffers();
+  return bs.empty() ? Device::cpu() : bs.front().second.device();
+}
+
+bool Module::capturable() const {
+  for (auto& [n, c] : children_)
+    if (!c->capturable()) return false;
+  return true;
 }
 
 namespace {
 // Points `dst`'s impl at `src`'s storage (keeping dst's identity for anyone holding it).
-void rebind(Tensor& dst, const Tensor& src) {
+void rebind(const Tensor& dst, const Tensor& src) {
   auto& d = dst.impl();
   d.storage = src.storage();
   d.offset = src.storage_offset();
   d.strides = src.strides();
 }
+
+void move_in_place(const Tensor& t, Device device) {
+  if (t.device() == device) return;
+  rebind(t, t.detach().to(device));
+  Tensor g = t.grad();
+  if (g.defined() && g.device() != device) rebind(g, g.to(device));
+}
+
+template <typename F>
+void for_each_module(const Module& m, F&& f) {
+  f(m);
+  for (auto& [n, c] : m.children()) for_each_module(*c, f);
+}
 }  // namespace
 
 Module& Module::to(Device device) {
   device.check_available();
-  const bool was_flat = parameters_flat();
-  for (auto& t : parameters()) {
-    if (t.device() == device) continue;
-    Tensor moved = t.to(device);
-    Tensor p = t;
-    rebind(p, moved);
-    Tensor g = p.grad();
-    if (g.defined()) {
-      Tensor gm = g.to(device);
-      rebind(g, gm);
-    }
-  }
-  if (was_flat) flatten_parameters();
+  // Stores first: each moves its flat buffers (and optimizer state) as a whole.
+  for_each_module(*this, [&](const Module& m) {
+    if (auto s = m.param_store()) s->to(device);
+  });
+  for (auto& [n, t] : state_dict()) move_in_place(t, device);
   return *this;
 }
 
@@ -74,87 +116,38 @@ void Module::train(bool on) {
 }
 
 void Module::zero_grad() {
-  auto ps = parameters();
-  if (ps.empty()) return;
-  if (parameters_flat()) {
-    // One fill over the flat gradient buffer.
-    Tensor g0 = ps.front().grad();
-    auto im = std::make_shared<TensorImpl>();
-    im->storage = g0.storage();
-    im->offset = g0.storage_offset();
-    im->shape = {num_parameters()};
-    im->strides = {1};
-    im->dtype = g0.dtype();
-    Tensor flat(im);
-    flat.zero_();
-    return;
-  }
-  for (auto& p : ps) p.set_grad(Tensor());  // set_to_none, PyTorch's default
-}
-
-bool Module::parameters_flat() const {
-  auto ps = parameters();
-  if (ps.empty()) return false;
-  auto st = ps.front().storage();
-  auto gst = ps.front().grad().defined() ? ps.front().grad().storage() : nullptr;
-  if (!gst) return false;
-  int64_t off = ps.front().storage_offset(), goff = ps.front().grad().storage_offset();
-  for (auto& p : ps) {
-    Tensor g = p.grad();
-    if (p.storage() != st || p.storage_offset() != off || !p.is_contiguous()) return false;
-    if (!g.defined() || g.storage() != gst || g.storage_offset() != goff || !g.is_contiguous()) return false;
-    off += p.numel();
-    goff += p.numel();
-  }
-  return true;
-}
-
-void Module::flatten_parameters() {
-  auto ps = parameters();
-  if (ps.empty() || parameters_flat()) return;
-  const Device dev = ps.front().device();
-  for (auto& p : ps)
-    GPUNET_CHECK(p.device() == dev && p.dtype() == DType::Float32, "flatten_parameters: parameters must all be float32 on one device");
-  const int64_t total = num_parameters();
-  Tensor flat_p = Tensor::empty({total}, DType::Float32, dev);
-  Tensor flat_g = Tensor::zeros({total}, DType::Float32, dev);
-  int64_t off = 0;
-  for (auto& p : ps) {
-    const int64_t n = p.numel();
-    Tensor pv = flat_p.narrow(0, off, n).reshape(p.shape());
-    pv.copy_(p);
-    Tensor gv = flat_g.narrow(0, off, n).reshape(p.shape());
-    if (p.grad().defined()) gv.copy_(p.grad());
-    Tensor pp = p;
-    rebind(pp, pv);
-    pp.set_grad(gv);
-    off += n;
-  }
+  auto store = param_store();
+  if (store) store->zero_grad();
+  for (auto& p : parameters())
+    if (!store || !store->contains(p)) p.set_grad(Tensor());  // set_to_none, PyTorch's default
 }
 
 void Module::load_state_dict(const StateDict& sd, bool strict) {
-  auto mine = named_parameters();
+  const StateDict mine = state_dict();
   std::set<std::string> used;
-  for (auto& [name, p] : mine) {
-    const Tensor* src = nullptr;
-    for (auto& [n2, t] : sd)
-      if (n2 == name) src = &t;
+  std::vector<std::pair<Tensor, const Tensor*>> copies;
+  for (auto& [name, dst] : mine) {
+    const Tensor* src = state_dict_find(sd, name);
     if (!src) {
-      if (strict) throw InputError("state dict is missing tensor '" + name + "' (shape " + shape_str(p.shape()) + ")");
+      if (strict) throw InputError("state dict is missing tensor '" + name + "' (shape " + shape_str(dst.shape()) + ")");
       continue;
     }
-    if (src->shape() != p.shape())
+    if (src->shape() != dst.shape())
       throw InputError("tensor '" + name + "' has shape " + shape_str(src->shape()) + ", expected " +
-                       shape_str(p.shape()));
-    if (src->dtype() != DType::Float32)
-      throw InputError("tensor '" + name + "' has dtype " + dtype_name(src->dtype()) + ", expected float32");
-    Tensor dst = p;
-    dst.copy_(*src);
+                       shape_str(dst.shape()));
+    if (src->dtype() != dst.dtype())
+      throw InputError("tensor '" + name + "' has dtype " + dtype_name(src->dtype()) + ", expected " +
+                       dtype_name(dst.dtype()));
+    copies.emplace_back(dst, src);
     used.insert(name);
   }
   if (strict)
     for (auto& [n, t] : sd)
       if (!used.count(n)) throw InputError("state dict has unexpected tensor '" + n + "'; is it a checkpoint of this model?");
+  for (auto& [dst, src] : copies) {
+    Tensor alias = dst.detach();  // no autograd record
+    alias.copy_(*src);
+  }
 }
 
 std::string describe(const Module& m, int indent) {

@@ -1,40 +1,81 @@
+// The optimizer base: the parameter store, the device scalars, the step count, checkpoint slots.
 #include "gpunet/optim/optimizer.h"
+
+#include <cmath>
+
+#include "kernels/optim.h"
+#include "ops/dispatch.h"
 
 namespace gpunet::optim {
 
-Optimizer::Optimizer(std::vector<Tensor> params, nn::Module* module) : params_(std::move(params)), module_(module) {
-  GPUNET_CHECK(!params_.empty(), "optimizer got an empty parameter list");
-  for (auto& p : params_)
-    GPUNET_CHECK(p.dtype() == DType::Float32 && p.requires_grad(), "optimizer: parameters must be float32 tensors that require grad");
+Optimizer::Optimizer(nn::Module* module, std::vector<ParamGroup> groups)
+    : store_(std::make_shared<ParamStore>(std::move(groups))) {
+  if (module) module->attach_param_store(store_);
+  const size_t G = store_->num_groups();
+  std::vector<double> init(static_cast<size_t>(kernels::group_scalars_offset(static_cast<int64_t>(G))), 1.0);
+  init[0] = 0.0;  // no step yet
+  for (size_t g = 0; g < G; ++g) init[kernels::group_scalars_offset(static_cast<int64_t>(g))] = store_->options(g).lr;
+  scalars_ = Tensor::from_vector(init, {static_cast<int64_t>(init.size())}, store_->device());
 }
 
-void Optimizer::zero_grad() {
-  if (module_) return module_->zero_grad();
-  for (auto& p : params_) p.set_grad(Tensor());
+void Optimizer::sync_device() {
+  store_->sync_layout();
+  if (scalars_.device() != store_->device()) scalars_ = scalars_.to(store_->device());
 }
 
-namespace {
-Tensor run_view(const Tensor& first, int64_t total) {
-  auto im = std::make_shared<TensorImpl>();
-  im->storage = first.storage();
-  im->offset = first.storage_offset();
-  im->shape = {total};
-  im->strides = {1};
-  im->dtype = first.dtype();
-  return Tensor(im);
+void Optimizer::step() {
+  sync_device();
+  update();
+  GPUNET_DISPATCH("optimizer.step", scalars_.device(), optim_count_step, step_count());
 }
-}  // namespace
 
-bool Optimizer::flat() const { return module_ && module_->parameters_flat(); }
-Tensor Optimizer::flat_params() const {
-  int64_t total = 0;
-  for (auto& p : params_) total += p.numel();
-  return run_view(params_.front(), total);
+double* Optimizer::group_scalars(size_t g) const {
+  GPUNET_CHECK(g < store_->num_groups(), "optimizer: no parameter group ", g, " (there are ", store_->num_groups(), ")");
+  return scalars_.data<double>() + kernels::group_scalars_offset(static_cast<int64_t>(g));
 }
-Tensor Optimizer::flat_grads() const {
-  int64_t total = 0;
-  for (auto& p : params_) total += p.numel();
-  return run_view(params_.front().grad(), total);
+
+double* Optimizer::step_count() const { return scalars_.data<double>(); }
+
+void Optimizer::set_lr(size_t group, double lr) {
+  GPUNET_INPUT_CHECK(group < store_->num_groups(), "set_lr: no parameter group ", group, " (there are ",
+                     store_->num_groups(), ")");
+  GPUNET_INPUT_CHECK(std::isfinite(lr) && lr >= 0, "set_lr: invalid learning rate ", lr, " (must be >= 0)");
+  store_->options(group).lr = lr;
+  const int64_t at = kernels::group_scalars_offset(static_cast<int64_t>(group));
+  scalars_.narrow(0, at, 1).copy_(Tensor::from_vector<double>({lr}, {1}));
+}
+
+int64_t Optimizer::steps() const { return static_cast<int64_t>(scalars_.narrow(0, 0, 1).item()); }
+
+void Optimizer::set_steps(int64_t steps) {
+  GPUNET_INPUT_CHECK(steps >= 0, "optimizer: invalid step count ", steps);
+  scalars_.narrow(0, 0, 1).copy_(Tensor::from_vector<double>({static_cast<double>(steps)}, {1}));
+}
+
+StateDict Optimizer::slot_tensors(const std::vector<std::string>& slots) const {
+  StateDict sd;
+  for (size_t i = 0; i < store_->params().size(); ++i)
+    for (const auto& s : slots) {
+      Tensor v = store_->slot_view(s, i);
+      if (v.defined()) sd.emplace_back("state." + std::to_string(i) + "." + s, v);
+    }
+  return sd;
+}
+
+void Optimizer::load_slots(const StateDict& tensors, const std::vector<std::string>& slots) {
+  const StateDict mine = slot_tensors(slots);
+  for (const auto& [name, dst] : mine) {  // check everything, then copy
+    const Tensor* src = state_dict_find(tensors, name);
+    GPUNET_INPUT_CHECK(src, "the training state has no tensor '", name, "'");
+    GPUNET_INPUT_CHECK(src->shape() == dst.shape(), "the training state's '", name, "' has shape ",
+                       shape_str(src->shape()), ", expected ", shape_str(dst.shape()));
+    GPUNET_INPUT_CHECK(src->dtype() == dst.dtype(), "the training state's '", name, "' has dtype ",
+                       dtype_name(src->dtype()), ", expected ", dtype_name(dst.dtype()));
+  }
+  for (const auto& [name, dst] : mine) {
+    Tensor d = dst;
+    d.copy_(*state_dict_find(tensors, name));
+  }
 }
 
 }  // namespace gpunet::optim

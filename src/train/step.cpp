@@ -6,9 +6,8 @@
 #include "gpunet/config.h"
 #include "gpunet/data/loader.h"
 #include "gpunet/ops.h"
-#include "gpunet/optim/sgd.h"
 #include "gpunet/train.h"
-#include "kernels/loss_sum.h"
+#include "ops/loss_sum.h"
 #if GPUNET_HAVE_CUDA
 #include "core/cuda/graph.h"
 #include "core/device_api.h"
@@ -20,13 +19,6 @@ namespace {
 
 #if GPUNET_HAVE_CUDA
 constexpr int kWarmupSteps = 2;  // eager steps with the same inputs before a capture
-
-// Calls opt.count_replayed_step() when the optimizer has it (a replayed step runs no host code,
-// so the optimizer's step counter must be advanced by hand; see the report on optimizer.h).
-template <typename O>
-void count_replayed_step(O& opt) {
-  if constexpr (requires { opt.count_replayed_step(); }) opt.count_replayed_step();
-}
 
 void push_tensor(std::vector<int64_t>& fp, const Tensor& t) {
   if (!t.defined()) {
@@ -54,12 +46,23 @@ struct TrainStep::GraphState {
 #endif
 };
 
+namespace {
+// Why the step cannot be captured ("" when it can).
+std::string not_capturable(const nn::Module& model, const optim::Optimizer& opt) {
+  if (!opt.capturable())
+    return "the optimizer is not capturable (it keeps per-step values on the host, which a graph would freeze)";
+  if (!model.capturable())
+    return "the model is not capturable (a module keeps host-side per-step state, which a graph would freeze)";
+  return "";
+}
+}  // namespace
+
 TrainStep::TrainStep(nn::Module& model, optim::Optimizer& opt, GraphMode graph)
     : model_(model), opt_(opt), graph_mode_(graph), graph_(std::make_unique<GraphState>()) {
   running_ = Tensor::zeros({1}, DType::Float64, model.device());
-  if (graph_mode_ == GraphMode::On && model.device().is_cuda() && dynamic_cast<optim::SGD*>(&opt) == nullptr)
-    throw Error("TrainStep: CUDA graph mode On needs the SGD optimizer (Adam's per-step bias corrections are host "
-                "values a graph would freeze); use GraphMode Auto or Off (--cuda-graph auto|off)");
+  const std::string why = not_capturable(model, opt);
+  if (graph_mode_ == GraphMode::On && model.device().is_cuda() && !why.empty())
+    throw Error("TrainStep: CUDA graph mode On, but " + why + "; use GraphMode Auto or Off (--cuda-graph auto|off)");
 }
 
 TrainStep::~TrainStep() = default;
@@ -70,13 +73,7 @@ void TrainStep::eager_step(const Tensor& x, const Tensor& y) {
   loss.backward();
   opt_.step();
   // running += loss, in double on the device (the seed sums loss.item() in a Python float).
-  if (running_.device().is_cpu()) {
-    kernels::cpu::add_to_double(loss.data<float>(), running_.data<double>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    kernels::cuda::add_to_double(loss.data<float>(), running_.data<double>());
-#endif
-  }
+  ops::add_to_running_loss(loss, running_);
 }
 
 void TrainStep::operator()(const Tensor& x, const Tensor& y) {
@@ -94,16 +91,17 @@ bool TrainStep::graph_step(const Tensor& x, const Tensor& y) {
 #if GPUNET_HAVE_CUDA
   GraphState& g = *graph_;
   if (g.disabled) return false;
-  if (dynamic_cast<optim::SGD*>(&opt_) == nullptr) {
+  const std::string why = not_capturable(model_, opt_);
+  if (!why.empty()) {
     if (graph_mode_ == GraphMode::On)
-      throw Error("TrainStep: CUDA graph mode On needs the SGD optimizer (Adam's per-step bias corrections are "
-                  "host values a graph would freeze); use GraphMode Auto or Off (--cuda-graph auto|off)");
+      throw Error("TrainStep: CUDA graph mode On, but " + why + "; use GraphMode Auto or Off (--cuda-graph auto|off)");
     g.disabled = true;
     return false;
   }
-  // What the captured work depends on beyond its own memory: the batch buffers, and the model's
-  // and optimizer's buffers (gradients are left out: a flat gradient buffer moves only with the
-  // parameters, and per-tensor gradients are recreated inside the graph by zero_grad+backward).
+  // What the captured work depends on beyond its own memory: the batch buffers, and the layout
+  // of the parameters, gradients and optimizer state (the store's generation, brought up to date
+  // first: a changed requires_grad or a move re-lays the store out here, outside any capture).
+  opt_.sync_device();
   std::vector<int64_t> batch_fp, state_fp;
   push_tensor(batch_fp, x);
   push_tensor(batch_fp, y);
@@ -111,14 +109,13 @@ bool TrainStep::graph_step(const Tensor& x, const Tensor& y) {
   state_fp.push_back(model_.is_training() ? 1 : 0);
   state_fp.push_back(autograd::grad_enabled() ? 1 : 0);
   push_tensor(state_fp, running_);
-  for (const Tensor& p : opt_.params()) push_tensor(state_fp, p);
-  for (const auto& [name, t] : opt_.state_tensors()) push_tensor(state_fp, t);
+  push_tensor(state_fp, opt_.step_scalars());
+  state_fp.push_back(static_cast<int64_t>(opt_.store().generation()));
 
   if (g.graph) {
     if (state_fp == g.state_fp) {
       if (batch_fp != g.batch_fp) return false;  // another batch buffer or shape (the last, partial batch)
-      g.graph->launch();
-      count_replayed_step(opt_);
+      g.graph->launch();  // the optimizer's step count advances on the device
       ++graph_steps_;
       return true;
     }

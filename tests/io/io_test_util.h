@@ -9,7 +9,7 @@
 #include <iterator>
 #include <string>
 
-#include "gpunet/io/state_dict.h"
+#include "gpunet/state_dict.h"
 
 namespace gpunet::io::testing {
 

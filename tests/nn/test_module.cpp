@@ -67,9 +67,11 @@ TEST(Module, GradientsAccumulateAndZeroGradClears) {
   for (size_t i = 0; i < g1.size(); ++i) EXPECT_NEAR(g2[i], 2 * g1[i], 1e-6 + 1e-5 * std::fabs(g1[i]));
   net.zero_grad();
   EXPECT_FALSE(net.fc3->weight.grad().defined());
-  // With flat buffers, zero_grad zeroes in place, and gradients land in the flat buffer.
-  net.flatten_parameters();
-  EXPECT_TRUE(net.parameters_flat());
+  // With an optimizer's parameter store, zero_grad zeroes in place, and gradients land in the
+  // store's flat buffer.
+  optim::SGD opt(net, optim::SGDOptions{});
+  EXPECT_EQ(net.param_store().get(), &opt.store());
+  EXPECT_EQ(net.fc3->weight.grad().storage(), opt.store().grads().storage());
   ops::cross_entropy(net(x), y).backward();
   auto g3 = net.fc3->weight.grad().to_vector<float>();
   for (size_t i = 0; i < g1.size(); ++i) EXPECT_NEAR(g3[i], g1[i], 1e-6 + 1e-5 * std::fabs(g1[i]));
@@ -77,14 +79,24 @@ TEST(Module, GradientsAccumulateAndZeroGradClears) {
   for (float v : net.fc3->weight.grad().to_vector<float>()) EXPECT_EQ(v, 0.f);
 }
 
-TEST(Module, FlattenParametersKeepsValuesAndIdentity) {
+TEST(Module, ParamStoreKeepsValuesAndIdentity) {
   models::LeNet net;
   auto before = net.fc1->bias.to_vector<float>();
   Tensor handle = net.fc1->bias;
-  net.flatten_parameters();
+  optim::SGD opt(net, optim::SGDOptions{});
   EXPECT_EQ(handle.to_vector<float>(), before);
   EXPECT_EQ(net.conv1->weight.storage(), net.fc3->bias.storage());
+  EXPECT_EQ(net.conv1->weight.storage(), opt.store().master().storage());
   EXPECT_TRUE(handle.is_same(net.fc1->bias));
+  EXPECT_EQ(opt.store().master().numel(), net.num_parameters());
+  // zero_grad zeroes the one gradient buffer: gradients stay defined, as views into it.
+  ops::cross_entropy(net(Tensor::ones({1, 3, 32, 32})), Tensor::from_vector<int64_t>({1}, {1})).backward();
+  net.zero_grad();
+  for (auto& p : net.parameters()) {
+    ASSERT_TRUE(p.grad().defined());
+    EXPECT_EQ(p.grad().storage(), opt.store().grads().storage());
+  }
+  for (float v : opt.store().grads().to_vector<float>()) ASSERT_EQ(v, 0.f);
 }
 
 TEST(Module, LoadStateDictChecksNamesAndShapes) {

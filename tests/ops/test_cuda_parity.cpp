@@ -210,23 +210,34 @@ TEST(CudaParity, OptimizerKernels) {
   const Tensor v0 = rand_cpu({n}, 83, 0.f, 1.f);
   for (int variant = 0; variant < 4; ++variant) {
     SCOPED_TRACE(testing::Message() << "sgd variant " << variant);
-    kernels::SgdParams h{0.01f, variant == 0 ? 0.f : 0.9f, variant == 3 ? 0.1f : 0.f, variant >= 2 ? 5e-4f : 0.f,
-                         variant == 2, variant == 1};
+    kernels::SgdParams h{variant == 0 ? 0.f : 0.9f, variant == 3 ? 0.1f : 0.f, variant >= 2 ? 5e-4f : 0.f,
+                         variant == 2};
+    // steps completed (0: the first step), then lr: on the host for the CPU twin, on the GPU for CUDA.
+    const Tensor sc = Tensor::from_vector<double>({variant == 1 ? 0.0 : 3.0, 0.01}, {2}), sg = sc.to(kGpu);
     Tensor pc = p0.clone(), bc = buf0.clone();
     Tensor pg = p0.to(kGpu), bg = buf0.to(kGpu), gg = g0.to(kGpu);
-    kernels::cpu::sgd_step<float>(n, h, pc.data<float>(), g0.data<float>(), bc.data<float>());
-    kernels::cuda::sgd_step(n, h, pg.data<float>(), gg.data<float>(), bg.data<float>());
+    kernels::cpu::sgd_step<float>(n, h, sc.data<double>() + 1, sc.data<double>(), pc.data<float>(), g0.data<float>(),
+                                  bc.data<float>());
+    kernels::cuda::sgd_step(n, h, sg.data<double>() + 1, sg.data<double>(), pg.data<float>(), gg.data<float>(),
+                            bg.data<float>());
     EXPECT_ALL_CLOSE(pg, pc, 1e-6, 1e-5);
     EXPECT_ALL_CLOSE(bg, bc, 1e-6, 1e-5);
   }
   for (int decoupled = 0; decoupled < 2; ++decoupled) {
     SCOPED_TRACE(testing::Message() << "adam, decoupled " << decoupled);
-    kernels::AdamParams h{1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, decoupled == 1, 1.f - 0.9f * 0.9f,
-                          1.f - 0.999f * 0.999f};
+    kernels::AdamParams h{0.9f, 0.999f, 1e-8f, 1e-2f, decoupled == 1};
+    // steps completed (1: this is step 2), then group 0: lr and the bias corrections, written
+    // on each side by its twin of adam_bias_corrections.
+    Tensor sc = Tensor::from_vector<double>({1.0, 1e-3, -1.0, -1.0}, {4}), sg = sc.to(kGpu);
+    kernels::cpu::adam_bias_corrections(0.9, 0.999, sc.data<double>(), sc.data<double>() + 1);
+    kernels::cuda::adam_bias_corrections(0.9, 0.999, sg.data<double>(), sg.data<double>() + 1);
+    EXPECT_ALL_CLOSE(sg, sc, 0.0, 1e-15);
     Tensor pc = p0.clone(), mc = buf0.clone(), vc = v0.clone();
     Tensor pg = p0.to(kGpu), mg = buf0.to(kGpu), vg = v0.to(kGpu), gg = g0.to(kGpu);
-    kernels::cpu::adam_step<float>(n, h, pc.data<float>(), g0.data<float>(), mc.data<float>(), vc.data<float>());
-    kernels::cuda::adam_step(n, h, pg.data<float>(), gg.data<float>(), mg.data<float>(), vg.data<float>());
+    kernels::cpu::adam_step<float>(n, h, sc.data<double>() + 1, pc.data<float>(), g0.data<float>(), mc.data<float>(),
+                                   vc.data<float>());
+    kernels::cuda::adam_step(n, h, sg.data<double>() + 1, pg.data<float>(), gg.data<float>(), mg.data<float>(),
+                             vg.data<float>());
     EXPECT_ALL_CLOSE(pg, pc, 1e-6, 1e-5);
     EXPECT_ALL_CLOSE(mg, mc, 1e-6, 1e-5);
     EXPECT_ALL_CLOSE(vg, vc, 1e-6, 1e-5);

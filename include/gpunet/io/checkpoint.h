@@ -24,7 +24,7 @@
 #include <map>
 #include <string>
 
-#include "gpunet/io/state_dict.h"
+#include "gpunet/state_dict.h"
 
 namespace gpunet::io {
 

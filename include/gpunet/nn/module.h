@@ -1,6 +1,11 @@
 #pragma once
-/// nn::Module: named parameters and submodules (names as PyTorch's state_dict:
-/// "conv1.weight", "fc3.bias"), device moves, train/eval mode, gradients.
+/// nn::Module: named parameters, buffers and submodules (names as PyTorch's state_dict:
+/// "conv1.weight", "bn1.running_mean"), device moves, train/eval mode, gradients.
+/// Parameters are float32 tensors that train; buffers are state of any dtype that does not
+/// (BatchNorm's running_mean, running_var and int64 num_batches_tracked). Both are saved,
+/// loaded and moved; only parameters reach optimizers. The flat storage an optimizer lays the
+/// parameters out in belongs to its optim::ParamStore, which the module is told about
+/// (attach_param_store) so that zero_grad() and to() act on it.
 ///   auto net = std::make_shared<gpunet::models::LeNet>();
 ///   net->to(gpunet::Device::best());
 ///   for (auto& [name, p] : net->named_parameters()) std::cout << name << "\n";
@@ -9,10 +14,13 @@
 #include <utility>
 #include <vector>
 
-#include "gpunet/io/state_dict.h"
+#include "gpunet/state_dict.h"
 #include "gpunet/tensor.h"
 
 namespace gpunet {
+namespace optim {
+class ParamStore;
+}
 namespace nn {
 
 class Module {
@@ -32,36 +40,54 @@ class Module {
   /// named "child.name".
   StateDict named_parameters() const;
   std::vector<Tensor> parameters() const;
+  /// Buffers of this module and its submodules, in the same order and naming.
+  StateDict named_buffers() const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 
-  /// Moves every parameter (and gradient) to `device`, in place: tensors handed out before
-  /// (to an optimizer) see the move. Returns *this.
+  /// Moves every parameter (and gradient) and every buffer to `device`, in place: tensors
+  /// handed out before (to an optimizer) see the move. An attached parameter store moves as a
+  /// whole (its optimizer state with it, generation bumped). Returns *this.
   Module& to(Device device);
+  /// The device of the first parameter (else the first buffer; the CPU when there is neither).
   Device device() const;
   /// Training mode (the default) or evaluation mode, recursively.
   void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }
-  /// Clears every parameter's gradient (zeroes it in place when gradients live in a flat buffer).
+  /// Clears every parameter's gradient: zeroes the flat gradient buffer of an attached
+  /// parameter store (one fill), sets the others' to none (PyTorch's default).
   void zero_grad();
 
-  /// The parameters as a state dict (the tensors themselves, not copies).
-  StateDict state_dict() const { return named_parameters(); }
-  /// Copies `sd` into the parameters. strict: every parameter must be present and no extra
-  /// names. Shapes must match. Throws InputError naming the tensor otherwise.
+  /// Whether a training step through this module can be captured as a CUDA graph and replayed:
+  /// true unless the module or a child keeps host-side per-step state (a counter or random
+  /// draw made on the host in forward(), which a replay would freeze). Modules with such state
+  /// override this to return false.
+  virtual bool capturable() const;
+
+  /// Parameters then buffers, module by module (PyTorch's order: a module's parameters, its
+  /// buffers, then its children, recursively). The tensors themselves, not copies.
+  StateDict state_dict() const;
+  /// Copies `sd` into the parameters and buffers. strict: every one must be present and no
+  /// extra names. Shapes and dtypes must match. Throws InputError naming the tensor otherwise
+  /// ("tensor 'bn.num_batches_tracked' has dtype float32, expected int64"); checks everything
+  /// before copying anything.
   void load_state_dict(const StateDict& sd, bool strict = true);
 
-  /// Puts all parameters in one contiguous buffer and their gradients in another (each
-  /// parameter a view), so that an optimizer updates them all in one kernel. Called by the
-  /// optimizers; idempotent.
-  void flatten_parameters();
-  bool parameters_flat() const;
+  /// Tells the module that an optimizer laid its parameters out in `store` (called by the
+  /// optimizers; the module keeps a weak reference: the optimizer owns the store).
+  void attach_param_store(const std::shared_ptr<optim::ParamStore>& store) { store_ = store; }
+  std::shared_ptr<optim::ParamStore> param_store() const { return store_.lock(); }
 
   /// Number of scalar parameters.
   int64_t num_parameters() const;
 
  protected:
+  /// Registers a float32 parameter (requires_grad set); an undefined tensor (an absent bias)
+  /// is skipped by every listing. Returns the stored tensor.
   Tensor& register_parameter(const std::string& name, Tensor t);
+  /// Registers a buffer of any dtype: saved, loaded and moved with the module, never trained.
+  ///   running_mean = register_buffer("running_mean", Tensor::zeros({C}));
+  Tensor& register_buffer(const std::string& name, Tensor t);
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     children_.emplace_back(name, m);
@@ -69,8 +95,11 @@ class Module {
   }
 
  private:
-  void collect(const std::string& prefix, StateDict& out) const;
+  enum What { kParams = 1, kBuffers = 2 };
+  void collect(const std::string& prefix, int what, StateDict& out) const;
   std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, Tensor>> buffers_;
+  std::weak_ptr<optim::ParamStore> store_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };

@@ -1,5 +1,8 @@
 #pragma once
-/// torch.optim.Adam and AdamW (amsgrad off) with PyTorch's update.
+/// torch.optim.Adam and AdamW (amsgrad off) with PyTorch's update, per parameter group. The
+/// lr, the step count and the bias corrections live in device memory and are advanced by the
+/// step itself, so the step is capturable in a CUDA graph.
+///   optim::Adam opt(net, {.lr = 3e-4});
 #include "gpunet/optim/optimizer.h"
 
 namespace gpunet::optim {
@@ -12,21 +15,25 @@ struct AdamOptions {
   bool decoupled_weight_decay = false;  // true: AdamW
 };
 
+/// A parameter group's options with Adam's hyper-parameters.
+GroupOptions adam_group(const AdamOptions& o);
+
 class Adam : public Optimizer {
  public:
+  /// Requires lr >= 0, betas in [0, 1), eps >= 0, weight_decay >= 0 in every group, and one
+  /// decoupled_weight_decay setting for all groups (Adam or AdamW); InputError otherwise.
   Adam(nn::Module& module, AdamOptions opts);
+  Adam(nn::Module& module, std::vector<ParamGroup> groups);
   Adam(std::vector<Tensor> params, AdamOptions opts);
-  void step() override;
+  explicit Adam(std::vector<ParamGroup> groups);
+  bool capturable() const override { return true; }
   StateDict state_tensors() const override;
   std::map<std::string, std::string> state_scalars() const override;
   void load_state(const StateDict& tensors, const std::map<std::string, std::string>& scalars) override;
-  void sync_device() override;
 
  private:
-  void init_state();
-  AdamOptions opts_;
-  Tensor flat_m_, flat_v_;
-  std::vector<Tensor> m_, v_;
+  void update() override;
+  std::string kind() const;
 };
 
 /// AdamW: Adam with decoupled weight decay (default weight_decay 0.01, as PyTorch).

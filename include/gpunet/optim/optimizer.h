@@ -1,14 +1,20 @@
 #pragma once
-/// Optimizers: state lives on the parameters' device and step() runs there. When the
-/// parameters live in one flat buffer (Module::flatten_parameters, done by the constructors
-/// that take a module), step() is one kernel over all of them.
+/// Optimizers: the parameters, their gradients and the optimizer state live in the flat buffers
+/// of one optim::ParamStore (see param_store.h) on the parameters' device, and step() runs
+/// there: one update kernel per parameter group. The per-step scalars (each group's lr, the step
+/// count, Adam's bias corrections) live in a small float64 tensor on that device too, read by the
+/// update kernels and advanced by the step itself, so a step captured as a CUDA graph and
+/// replayed sees the current values (optimizers whose state is all like that are capturable()).
 ///   gpunet::optim::SGD opt(*net, {.lr = 0.001, .momentum = 0.9});
 ///   opt.zero_grad(); loss.backward(); opt.step();
+///   opt.set_lr(0, 0.0005);                         // between steps, never inside a capture
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "gpunet/nn/module.h"
+#include "gpunet/optim/param_store.h"
 #include "gpunet/tensor.h"
 
 namespace gpunet::optim {
@@ -16,33 +22,62 @@ namespace gpunet::optim {
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-  /// Updates every parameter that has a gradient.
-  virtual void step() = 0;
-  /// Clears the gradients (zeroes the flat gradient buffer, or sets them to none).
-  void zero_grad();
-  const std::vector<Tensor>& params() const { return params_; }
-  /// The optimizer's tensors (momentum buffers, Adam moments) named "state.<i>.<what>", and
-  /// its scalars (step count) as strings, for checkpoints.
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  /// Updates every trainable parameter, group by group, then advances the step count on the
+  /// device (in stream order, after the updates). Re-lays the store out first when a
+  /// parameter's requires_grad changed or the parameters moved.
+  void step();
+  /// Zeroes the flat gradient buffer (one fill).
+  void zero_grad() { store_->zero_grad(); }
+  /// Every parameter, group by group (checkpoint index i of "state.<i>.<slot>").
+  const std::vector<Tensor>& params() const { return store_->params(); }
+  ParamStore& store() { return *store_; }
+  const ParamStore& store() const { return *store_; }
+
+  /// True when step() reads every per-step value from device memory and runs no host logic
+  /// that depends on the step, so TrainStep may capture it in a CUDA graph. Declared by each
+  /// optimizer (the base says false).
+  virtual bool capturable() const { return false; }
+
+  /// Sets group `group`'s learning rate, on the host (options) and in the device scalars.
+  /// Requires lr >= 0 and finite; call it between steps, not while a CUDA graph is captured
+  /// (a replay reads the new value from the device).
+  void set_lr(size_t group, double lr);
+  double lr(size_t group) const { return store_->options(group).lr; }
+  /// Steps completed: read from the device (synchronises with it).
+  int64_t steps() const;
+  /// The per-step scalars (kernels/optim.h gives the layout), float64 on the parameters' device.
+  const Tensor& step_scalars() const { return scalars_; }
+
+  /// The optimizer's tensors named "state.<i>.<slot>" (i over params(); frozen parameters and,
+  /// before the first step, SGD's momentum buffers have none), and its scalars (the step
+  /// count, ...) as strings, for checkpoints. Reading them synchronises with the device.
   virtual StateDict state_tensors() const = 0;
   virtual std::map<std::string, std::string> state_scalars() const = 0;
   /// Restores state saved by state_tensors()/state_scalars(); throws InputError on a mismatch.
   virtual void load_state(const StateDict& tensors, const std::map<std::string, std::string>& scalars) = 0;
-  /// Moves the state to the parameters' device (after Module::to).
-  virtual void sync_device() = 0;
-  int64_t steps() const { return steps_; }
-  /// Counts a step that ran as a CUDA graph replay (no host code ran to count it).
-  void count_replayed_step() { ++steps_; }
+  /// Brings the store and the scalars to the parameters' device (step() does it too).
+  void sync_device();
 
  protected:
-  explicit Optimizer(std::vector<Tensor> params, nn::Module* module);
-  /// When the parameters and their gradients are each one contiguous run of one buffer:
-  /// the run's first element, else undefined tensors.
-  bool flat() const;
-  Tensor flat_params() const;
-  Tensor flat_grads() const;
-  std::vector<Tensor> params_;
-  nn::Module* module_ = nullptr;
-  int64_t steps_ = 0;
+  /// Lays `groups` out in a new store; with a module, attaches the store to it.
+  Optimizer(nn::Module* module, std::vector<ParamGroup> groups);
+  /// Queues the group updates (the scalars and the store are current).
+  virtual void update() = 0;
+  /// Pointer to group g's scalars (lr, bias_correction1, bias_correction2) and to the step count.
+  double* group_scalars(size_t g) const;
+  double* step_count() const;
+  /// "state.<i>.<slot>" for every trainable parameter.
+  StateDict slot_tensors(const std::vector<std::string>& slots) const;
+  /// Copies `tensors`' "state.<i>.<slot>" into the slots; InputError when one is missing or misshapen.
+  void load_slots(const StateDict& tensors, const std::vector<std::string>& slots);
+  /// Sets the device step count.
+  void set_steps(int64_t steps);
+
+  std::shared_ptr<ParamStore> store_;  // shared with the module (which holds a weak reference)
+  Tensor scalars_;
 };
 
 }  // namespace gpunet::optim

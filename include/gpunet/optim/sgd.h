@@ -1,9 +1,13 @@
 #pragma once
-/// torch.optim.SGD with PyTorch's exact update:
+/// torch.optim.SGD with PyTorch's exact update, per parameter group:
 ///   d = g + weight_decay * p
 ///   buf = (first step) ? d : momentum * buf + (1 - dampening) * d        (when momentum != 0)
 ///   d = nesterov ? d + momentum * buf : buf
 ///   p -= lr * d
+/// One kernel per group over the store's flat buffers; lr and the step count are read from the
+/// device, so the step is capturable in a CUDA graph.
+///   optim::SGD opt(net, {.lr = 0.1, .momentum = 0.9});
+///   optim::SGD two(net, {{conv_params, optim::sgd_group({.lr = 0.1})}, {bn_biases, optim::sgd_group({.lr = 6.4})}});
 #include "gpunet/optim/optimizer.h"
 
 namespace gpunet::optim {
@@ -16,25 +20,28 @@ struct SGDOptions {
   bool nesterov = false;
 };
 
+/// A parameter group's options with SGD's hyper-parameters.
+GroupOptions sgd_group(const SGDOptions& o);
+
 class SGD : public Optimizer {
  public:
   /// Requires lr >= 0, momentum >= 0, weight_decay >= 0, and nesterov only with momentum > 0
-  /// and dampening 0 (PyTorch's rules); throws InputError otherwise.
+  /// and dampening 0 (PyTorch's rules), in every group; throws InputError otherwise (before
+  /// touching any parameter). The module forms: every parameter of `module`, laid out in a
+  /// store attached to it (Module::zero_grad and Module::to act on the store).
   SGD(nn::Module& module, SGDOptions opts);
+  SGD(nn::Module& module, std::vector<ParamGroup> groups);
   SGD(std::vector<Tensor> params, SGDOptions opts);
-  void step() override;
+  explicit SGD(std::vector<ParamGroup> groups);
+  bool capturable() const override { return true; }
   StateDict state_tensors() const override;
   std::map<std::string, std::string> state_scalars() const override;
   void load_state(const StateDict& tensors, const std::map<std::string, std::string>& scalars) override;
-  void sync_device() override;
-  const SGDOptions& options() const { return opts_; }
 
  private:
-  void init_state();
-  SGDOptions opts_;
-  Tensor flat_buf_;                // momentum buffer over the flat parameters (flat mode)
-  std::vector<Tensor> bufs_;       // per parameter (views into flat_buf_ in flat mode)
-  bool initialised_ = false;       // PyTorch: momentum_buffer is None before the first step
+  void update() override;
+  bool any_momentum() const;
+  StateDict momentum_tensors() const;
 };
 
 }  // namespace gpunet::optim

@@ -1,5 +1,6 @@
 // Optimizer updates on the CPU, elementwise, in PyTorch's exact operation order
-// (torch.optim.SGD / Adam / AdamW, single-tensor path, float32 arithmetic).
+// (torch.optim.SGD / Adam / AdamW, single-tensor path, float32 arithmetic). The per-step
+// scalars (lr, step count, bias corrections) are read from memory, as the CUDA twins read them.
 #include <cmath>
 
 #include "kernels/optim.h"
@@ -7,10 +8,13 @@
 namespace gpunet::kernels::cpu {
 
 template <typename T>
-void sgd_step(int64_t n, const SgdParams& h, T* param, const T* grad, T* momentum_buf) {
-  const T lr = h.lr, mom = h.momentum, wd = h.weight_decay;
+void sgd_step(int64_t n, const SgdParams& h, const double* group, const double* step, T* param, const T* grad,
+              T* momentum_buf) {
+  const T lr = static_cast<T>(static_cast<float>(group[0]));
+  const bool first_step = *step == 0.0;  // momentum buffer not yet initialised: buf = d_p (PyTorch)
+  const T mom = h.momentum, wd = h.weight_decay;
   const T one_minus_damp = static_cast<T>(1.0 - static_cast<double>(h.dampening));
-  if (h.momentum != 0 && h.weight_decay == 0 && !h.nesterov && !h.first_step) {
+  if (h.momentum != 0 && h.weight_decay == 0 && !h.nesterov && !first_step) {
     // The seed's case (momentum, after the first step), branch-free so that it vectorises;
     // the same operations in the same order as the general loop below.
     T* __restrict p = param;
@@ -28,23 +32,25 @@ void sgd_step(int64_t n, const SgdParams& h, T* param, const T* grad, T* momentu
     if (h.weight_decay != 0) d = d + wd * param[i];  // d_p = d_p.add(param, alpha=wd)
     if (h.momentum != 0) {
       T buf;
-      if (h.first_step) buf = d;                         // buf = clone(d_p)
+      if (first_step) buf = d;                                // buf = clone(d_p)
       else buf = momentum_buf[i] * mom + one_minus_damp * d;  // buf.mul_(m).add_(d_p, alpha=1-damp)
       momentum_buf[i] = buf;
-      d = h.nesterov ? d + mom * buf : buf;              // d_p.add(buf, alpha=momentum) or buf
+      d = h.nesterov ? d + mom * buf : buf;  // d_p.add(buf, alpha=momentum) or buf
     }
-    param[i] = param[i] + (-lr) * d;                     // param.add_(d_p, alpha=-lr)
+    param[i] = param[i] + (-lr) * d;  // param.add_(d_p, alpha=-lr)
   }
 }
 
 template <typename T>
-void adam_step(int64_t n, const AdamParams& h, T* param, const T* grad, T* exp_avg, T* exp_avg_sq) {
+void adam_step(int64_t n, const AdamParams& h, const double* group, T* param, const T* grad, T* exp_avg,
+               T* exp_avg_sq) {
+  const double lr = group[0], bias_correction1 = group[1], bias_correction2 = group[2];
   const T wd = h.weight_decay, b2 = h.beta2, eps = h.eps;
-  const T decay = static_cast<T>(1.0 - static_cast<double>(h.lr) * h.weight_decay);  // AdamW: 1 - lr*wd
-  const T lerp_w = static_cast<T>(1.0 - static_cast<double>(h.beta1));                 // 1 - beta1
+  const T decay = static_cast<T>(1.0 - lr * h.weight_decay);                  // AdamW: 1 - lr*wd
+  const T lerp_w = static_cast<T>(1.0 - static_cast<double>(h.beta1));       // 1 - beta1
   const T one_minus_b2 = static_cast<T>(1.0 - static_cast<double>(h.beta2));
-  const T step_size = static_cast<T>(static_cast<double>(h.lr) / h.bias_correction1);  // lr / bc1
-  const T bc2_sqrt = static_cast<T>(std::sqrt(static_cast<double>(h.bias_correction2)));
+  const T step_size = static_cast<T>(lr / bias_correction1);                  // lr / bc1
+  const T bc2_sqrt = static_cast<T>(std::sqrt(bias_correction2));
   for (int64_t i = 0; i < n; ++i) {
     T g = grad[i];
     if (h.weight_decay != 0) {
@@ -64,9 +70,18 @@ void adam_step(int64_t n, const AdamParams& h, T* param, const T* grad, T* exp_a
   }
 }
 
-template void sgd_step<float>(int64_t, const SgdParams&, float*, const float*, float*);
-template void sgd_step<double>(int64_t, const SgdParams&, double*, const double*, double*);
-template void adam_step<float>(int64_t, const AdamParams&, float*, const float*, float*, float*);
-template void adam_step<double>(int64_t, const AdamParams&, double*, const double*, double*, double*);
+void adam_bias_corrections(double beta1, double beta2, const double* step, double* group) {
+  const double t = *step + 1.0;
+  group[1] = 1.0 - std::pow(beta1, t);
+  group[2] = 1.0 - std::pow(beta2, t);
+}
+
+void optim_count_step(double* step) { *step += 1.0; }
+
+template void sgd_step<float>(int64_t, const SgdParams&, const double*, const double*, float*, const float*, float*);
+template void sgd_step<double>(int64_t, const SgdParams&, const double*, const double*, double*, const double*,
+                               double*);
+template void adam_step<float>(int64_t, const AdamParams&, const double*, float*, const float*, float*, float*);
+template void adam_step<double>(int64_t, const AdamParams&, const double*, double*, const double*, double*, double*);
 
 }  // namespace gpunet::kernels::cpu
