@@ -18,6 +18,9 @@ cp -L /usr/lib/x86_64-linux-gnu/libstdc++.so.6 gpu/lib/ 2>/dev/null || true
 cp "$SHARED/datasets/cifar10/cifar-10-batches-bin/data_batch_1.bin" "$SHARED/datasets/cifar10/cifar-10-batches-bin/batches.meta.txt" gpu/data/
 cp "$SHARED/peers/pytorch_seed.py" gpu/
 cp tools/gpu_check.sh gpu/
+# The test binaries hold this build's source path (GPUNET_SOURCE_DIR): gpu_check.sh links it to
+# the checkout it runs in.
+pwd > gpu/source_dir
 # The carry limit is 64 MiB: binaries and libraries travel xz-compressed (~23 MB instead of 108),
 # tools/gpu_check.sh unpacks them (with Python's tarfile, which the GPU machine has).
 rm -f gpu/bin/test_cli  # runs the CLI through CTest paths; not useful there

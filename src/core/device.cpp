@@ -5,7 +5,6 @@
 
 #include "gpunet/config.h"
 #include "gpunet/error.h"
-#include "kernels/cpu/isa.h"
 
 namespace gpunet {
 
@@ -21,14 +20,7 @@ Device Device::parse(const std::string& text) {
   throw InputError("unknown device '" + text + "'; use cpu, cuda or cuda:N (e.g. cuda:0)");
 }
 
-std::string cpu_kernels() {
-  using kernels::cpu::Isa;
-  const Isa used = kernels::cpu::isa(), present = kernels::cpu::detected_isa();
-  const char* name = used == Isa::Avx512 ? "avx512" : used == Isa::Avx2 ? "avx2" : "generic";
-  if (used != present) return std::string(name) + " (capped by GPUNET_CPU_ISA)";
-  if (used == Isa::Generic) return "generic (this CPU has no AVX2)";
-  return name;
-}
+// cpu_kernels() is defined in src/ops/common.cpp, beside the kernels it reports on.
 
 std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index_); }
 

@@ -8,10 +8,9 @@
 #include <thread>
 #include <utility>
 
-#include "core/device_api.h"
 #include "gpunet/error.h"
 #include "gpunet/random.h"
-#include "kernels/batch.h"
+#include "ops/batch.h"
 
 namespace gpunet::data {
 namespace {
@@ -19,7 +18,7 @@ namespace {
 // The largest dataset the Auto residency uploads (images + labels); CIFAR-10's train split is 150 MB.
 constexpr size_t kMaxResidentBytes = size_t{4} << 30;
 
-kernels::BatchParams make_params(const Transforms& t, int C, int H, int W, uint64_t seed, uint64_t epoch,
+ops::detail::BatchParams make_params(const Transforms& t, int C, int H, int W, uint64_t seed, uint64_t epoch,
                                  int64_t position) {
   GPUNET_CHECK(C >= 1 && C <= 4, "DataLoader: images must have 1-4 channels, got ", C);
   auto pick = [&](const std::vector<float>& v, const char* what, int c) {
@@ -27,7 +26,7 @@ kernels::BatchParams make_params(const Transforms& t, int C, int H, int W, uint6
                  " values for ", C, " channels (give one, or one per channel)");
     return v.size() == 1 ? v[0] : v[c];
   };
-  kernels::BatchParams p{};
+  ops::detail::BatchParams p{};
   p.C = C;
   p.H = H;
   p.W = W;
@@ -77,20 +76,10 @@ void DeviceDataset::gather(const Transforms& t, uint64_t seed, uint64_t epoch, i
   GPUNET_CHECK(y.dtype() == DType::Int64 && y.device() == device() && y.is_contiguous() && y.numel() >= B,
                "DeviceDataset::gather: y must be contiguous int64 with >= ", B, " elements on ", device().str());
   if (B == 0) return;
-  const kernels::BatchParams p = make_params(t, C, H, W, seed, epoch, position);
+  const ops::detail::BatchParams p = make_params(t, C, H, W, seed, epoch, position);
   const int64_t* idx = indices.data<int64_t>() + start;
-  if (device().is_cpu()) {
-    kernels::cpu::gather_batch(p, static_cast<int>(B), images_.data<uint8_t>(), labels_.data<uint8_t>(), idx,
-                               x.data<float>(), y.data<int64_t>());
-    return;
-  }
-#if GPUNET_HAVE_CUDA
-  cuda::detail::set_device(device().index());
-  kernels::cuda::gather_batch(p, static_cast<int>(B), images_.data<uint8_t>(), labels_.data<uint8_t>(), idx,
-                              x.data<float>(), y.data<int64_t>());
-#else
-  GPUNET_CHECK(false, "DeviceDataset::gather: ", device().str(), " needs a CUDA build of gpunet");
-#endif
+  ops::detail::gather_batch(device(), p, B, images_.data<uint8_t>(), labels_.data<uint8_t>(), idx, x.data<float>(),
+                            y.data<int64_t>());
 }
 
 // ---- the prefetch thread ----------------------------------------------------------------
@@ -236,10 +225,10 @@ void DataLoader::ensure_permutation() {
 }
 
 void DataLoader::fill(Slot& s, uint64_t epoch, int64_t index) {
-  const kernels::BatchParams p = make_params(opts_.transforms, data_->c, data_->h, data_->w, opts_.seed, epoch,
+  const ops::detail::BatchParams p = make_params(opts_.transforms, data_->c, data_->h, data_->w, opts_.seed, epoch,
                                              index * opts_.batch_size);
-  kernels::cpu::gather_batch(p, static_cast<int>(batch_len(index)), data_->images.data(), data_->labels.data(),
-                             perm_.data() + index * opts_.batch_size, s.x.data<float>(), s.y.data<int64_t>());
+  ops::detail::gather_batch(Device::cpu(), p, batch_len(index), data_->images.data(), data_->labels.data(),
+                            perm_.data() + index * opts_.batch_size, s.x.data<float>(), s.y.data<int64_t>());
 }
 
 bool DataLoader::next(Batch& b) {

@@ -1,6 +1,9 @@
 #pragma once
-// conv2d kernels. Twins: kernels::cpu (templated on T: float, double for tests) and
-// kernels::cuda (float; cuDNN). Inputs are contiguous and valid (checked in src/ops/conv2d.cpp).
+// conv2d kernels. Twins: kernels::cpu (templated on T: float, double for tests; im2col + OpenBLAS,
+// or for float the AVX direct kernels where they are faster) and kernels::cuda (float; cuDNN),
+// with one parameter list, called through GPUNET_DISPATCH (src/ops/conv2d.cpp). And the oracle:
+// kernels::cpu::reference, plain loops that tests compare both twins against.
+// Inputs are contiguous and valid (checked in src/ops/conv2d.cpp).
 #include <cstdint>
 
 namespace gpunet::kernels {
@@ -21,6 +24,16 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T*
 template <typename T>
 void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dout, T* dx, T* dw, T* db);
 }  // namespace cpu
+
+namespace cpu::reference {
+// The plain reference: the definition's loops, a double accumulator per output element, no gemm
+// library and no instruction-set paths (slow; for tests). Same contract as the twins above:
+//   Conv2dShape s{...}; reference::conv2d_forward<float>(s, x, w, b, out);
+template <typename T>
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* out);
+template <typename T>
+void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dout, T* dx, T* dw, T* db);
+}  // namespace cpu::reference
 
 namespace cuda {
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out);

@@ -1,5 +1,8 @@
 #pragma once
-// Elementwise and reduction kernels over n contiguous elements.
+// Elementwise and reduction kernels over n contiguous elements. Twins: kernels::cpu (templates
+// on T; their float instantiation has the CUDA twin's parameter list) and kernels::cuda (float),
+// called only through GPUNET_DISPATCH (src/ops/dispatch.h). n may exceed 2^31: the CUDA kernels
+// index with int64 (grid-stride loops).
 #include <cstdint>
 
 namespace gpunet::kernels {
@@ -32,9 +35,9 @@ template <typename T>
 void argmax_rows(int64_t rows, int64_t cols, const T* x, int64_t* out);
 // out[i] = a[i] == b[i]  (int64)
 void eq_i64(int64_t n, const int64_t* a, const int64_t* b, int64_t* out);
-// 1 when every element is finite
+// writes 1 into *flag if any element is not finite (leaves it alone otherwise)
 template <typename T>
-bool all_finite(int64_t n, const T* x);
+void nonfinite_flag(int64_t n, const T* x, int32_t* flag);
 }  // namespace cpu
 
 namespace cuda {

@@ -1,9 +1,12 @@
-// Shared checks for the op front ends.
+// Shared checks for the op front ends; the CPU-only build's report (no_cuda); the CPU
+// kernels' instruction-set report (gpunet::cpu_kernels, declared in gpunet/device.h), kept
+// here so that nothing outside ops/ and optim/ includes kernels/.
 #include "ops/common.h"
 
 #include <cstdint>
 
-#include "core/device_api.h"
+#include "kernels/cpu/isa.h"
+#include "ops/dispatch.h"
 
 namespace gpunet::ops::detail {
 
@@ -31,12 +34,8 @@ int to_int(const char* op, int64_t v) {
   return static_cast<int>(v);
 }
 
-void use_device(Device dev) {
-#if GPUNET_HAVE_CUDA
-  if (dev.is_cuda()) gpunet::cuda::detail::set_device(dev.index());
-#else
-  (void)dev;
-#endif
+void check_numel(const char* op, const char* what, int64_t n, int64_t limit) {
+  GPUNET_CHECK(n <= limit, op, ": ", what, " has ", n, " elements, more than the ", limit, " its kernels can index");
 }
 
 void no_cuda(const char* op, Device dev) {
@@ -52,7 +51,6 @@ void check_targets_cpu(const char* op, const Tensor& target, int64_t C) {
                  " classes");
 }
 
-
 void check_bias(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (!bias.defined()) return;
   check_float32(op, "bias", bias);
@@ -61,3 +59,16 @@ void check_bias(const char* op, const Tensor& x, const Tensor& weight, const Ten
                weight.shape()[0], "], got ", shape_str(bias.shape()));
 }
 }  // namespace gpunet::ops::detail
+
+namespace gpunet {
+
+std::string cpu_kernels() {
+  using kernels::cpu::Isa;
+  const Isa used = kernels::cpu::isa(), present = kernels::cpu::detected_isa();
+  const char* name = used == Isa::Avx512 ? "avx512" : used == Isa::Avx2 ? "avx2" : "generic";
+  if (used != present) return std::string(name) + " (capped by GPUNET_CPU_ISA)";
+  if (used == Isa::Generic) return "generic (this CPU has no AVX2)";
+  return name;
+}
+
+}  // namespace gpunet

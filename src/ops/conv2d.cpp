@@ -58,6 +58,10 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int st
                shape_str(x_in.shape()), ")");
   s.OH = (s.H + 2 * padding - s.KH) / stride + 1;
   s.OW = (s.W + 2 * padding - s.KW) / stride + 1;
+  // cuDNN's NCHW descriptors (and the CPU kernels' per-image offsets) index in 32 bits.
+  detail::check_numel(op, "input", x_in.numel());
+  detail::check_numel(op, "weight", w_in.numel());
+  detail::check_numel(op, "output", static_cast<int64_t>(s.N) * s.OC * s.OH * s.OW);
 
   const Tensor x = x_in.contiguous(), w = w_in.contiguous();
   const Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();

@@ -34,7 +34,7 @@ struct LogSoftmaxNode : autograd::Node {
       kernels::cpu::log_softmax_backward<float>(N, C, out.data<float>(), g.data<float>(), dx.data<float>());
     } else {
 #if GPUNET_HAVE_CUDA
-      detail::use_device(dev);
+      const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
       kernels::cuda::log_softmax_backward(N, C, out.data<float>(), g.data<float>(), dx.data<float>());
 #else
       detail::no_cuda("log_softmax", dev);
@@ -62,7 +62,7 @@ struct LossNode : autograd::Node {
       else kernels::cpu::nll_backward<float>(N, C, t, g.data<float>(), dx.data<float>());
     } else {
 #if GPUNET_HAVE_CUDA
-      detail::use_device(dev);
+      const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
       if (fused) kernels::cuda::cross_entropy_backward(N, C, probs.data<float>(), t, g.data<float>(), dx.data<float>());
       else kernels::cuda::nll_backward(N, C, t, g.data<float>(), dx.data<float>());
 #else
@@ -86,7 +86,7 @@ Tensor log_softmax(const Tensor& x_in) {
     kernels::cpu::log_softmax_forward<float>(N, C, x.data<float>(), out.data<float>());
   } else {
 #if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
+    const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
     kernels::cuda::log_softmax_forward(N, C, x.data<float>(), out.data<float>());
 #else
     detail::no_cuda("log_softmax", dev);
@@ -110,7 +110,7 @@ Tensor softmax(const Tensor& x_in) {
     kernels::cpu::softmax_forward<float>(N, C, x.data<float>(), out.data<float>());
   } else {
 #if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
+    const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
     kernels::cuda::softmax_forward(N, C, x.data<float>(), out.data<float>());
 #else
     detail::no_cuda("softmax", dev);
@@ -129,7 +129,7 @@ Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in) {
     kernels::cpu::nll_forward<float>(N, C, logp.data<float>(), target.data<int64_t>(), loss.data<float>());
   } else {
 #if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
+    const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
     kernels::cuda::nll_forward(N, C, logp.data<float>(), target.data<int64_t>(), loss.data<float>());
 #else
     detail::no_cuda("nll_loss", dev);
@@ -157,7 +157,7 @@ Tensor cross_entropy(const Tensor& x_in, const Tensor& target_in) {
                                                probs.data<float>());
   } else {
 #if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
+    const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
     kernels::cuda::cross_entropy_forward(N, C, x.data<float>(), target.data<int64_t>(), loss.data<float>(),
                                          probs.data<float>());
 #else

@@ -1,6 +1,7 @@
 // Front ends of the elementwise ops: add, sub, mul (tensor or scalar), neg, relu.
 #include "kernels/elementwise.h"
 #include "ops/common.h"
+#include "ops/dispatch.h"
 
 namespace gpunet::ops {
 namespace {
@@ -27,17 +28,8 @@ Tensor binary_raw(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
                shape_str(b_in.shape()), " differ (b must have a's shape or one element)");
   const Tensor a = a_in.contiguous(), b = b_in.contiguous();
   Tensor out = Tensor::empty(a.shape(), DType::Float32, a.device());
-  const Device dev = a.device();
-  if (dev.is_cpu()) {
-    kernels::cpu::binary<float>(op, a.numel(), a.data<float>(), b.data<float>(), b_scalar, out.data<float>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
-    kernels::cuda::binary(op, a.numel(), a.data<float>(), b.data<float>(), b_scalar, out.data<float>());
-#else
-    detail::no_cuda(name, dev);
-#endif
-  }
+  GPUNET_DISPATCH(name, a.device(), binary, op, a.numel(), a.data<float>(), b.data<float>(), b_scalar,
+                  out.data<float>());
   return out;
 }
 
@@ -46,17 +38,7 @@ Tensor affine_raw(const char* name, const Tensor& a_in, float alpha, float beta)
   detail::check_float32(name, "input", a_in);
   const Tensor a = a_in.contiguous();
   Tensor out = Tensor::empty(a.shape(), DType::Float32, a.device());
-  const Device dev = a.device();
-  if (dev.is_cpu()) {
-    kernels::cpu::affine<float>(a.numel(), a.data<float>(), alpha, beta, out.data<float>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
-    kernels::cuda::affine(a.numel(), a.data<float>(), alpha, beta, out.data<float>());
-#else
-    detail::no_cuda(name, dev);
-#endif
-  }
+  GPUNET_DISPATCH(name, a.device(), affine, a.numel(), a.data<float>(), alpha, beta, out.data<float>());
   return out;
 }
 
@@ -105,17 +87,8 @@ struct ReluNode : autograd::Node {
   std::vector<Tensor> apply(const Tensor& g_in) override {
     const Tensor g = g_in.contiguous();
     Tensor dx = Tensor::empty(out.shape(), DType::Float32, out.device());
-    const Device dev = out.device();
-    if (dev.is_cpu()) {
-      kernels::cpu::relu_backward<float>(out.numel(), out.data<float>(), g.data<float>(), dx.data<float>());
-    } else {
-#if GPUNET_HAVE_CUDA
-      detail::use_device(dev);
-      kernels::cuda::relu_backward(out.numel(), out.data<float>(), g.data<float>(), dx.data<float>());
-#else
-      detail::no_cuda("relu", dev);
-#endif
-    }
+    GPUNET_DISPATCH("relu", out.device(), relu_backward, out.numel(), out.data<float>(), g.data<float>(),
+                    dx.data<float>());
     return {dx};
   }
   void release() override { out = Tensor(); }
@@ -163,17 +136,7 @@ Tensor relu(const Tensor& x_in) {
   detail::check_float32("relu", "input", x_in);
   const Tensor x = x_in.contiguous();
   Tensor out = Tensor::empty(x.shape(), DType::Float32, x.device());
-  const Device dev = x.device();
-  if (dev.is_cpu()) {
-    kernels::cpu::relu_forward<float>(x.numel(), x.data<float>(), out.data<float>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
-    kernels::cuda::relu_forward(x.numel(), x.data<float>(), out.data<float>());
-#else
-    detail::no_cuda("relu", dev);
-#endif
-  }
+  GPUNET_DISPATCH("relu", x.device(), relu_forward, x.numel(), x.data<float>(), out.data<float>());
   if (autograd::needs_grad({&x_in})) {
     auto node = std::make_shared<ReluNode>();
     node->out = out.detach();

@@ -1,6 +1,7 @@
 // Front end of linear: out = x·Wᵀ + b.
 #include "kernels/linear.h"
 #include "ops/common.h"
+#include "ops/dispatch.h"
 
 namespace gpunet::ops {
 namespace {
@@ -19,18 +20,8 @@ struct LinearNode : autograd::Node {
     if (inputs[1]) dw = Tensor::empty(w.shape(), DType::Float32, dev);
     if (has_bias && inputs[2]) db = Tensor::empty({OUT}, DType::Float32, dev);
     auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
-    if (dev.is_cpu()) {
-      kernels::cpu::linear_backward<float>(N, IN, OUT, x.data<float>(), w.data<float>(), g.data<float>(), ptr(dx),
-                                           ptr(dw), ptr(db));
-    } else {
-#if GPUNET_HAVE_CUDA
-      detail::use_device(dev);
-      kernels::cuda::linear_backward(N, IN, OUT, x.data<float>(), w.data<float>(), g.data<float>(), ptr(dx), ptr(dw),
-                                     ptr(db));
-#else
-      detail::no_cuda("linear", dev);
-#endif
-    }
+    GPUNET_DISPATCH("linear", dev, linear_backward, N, IN, OUT, x.data<float>(), w.data<float>(), g.data<float>(),
+                    ptr(dx), ptr(dw), ptr(db));
     return {dx, dw, db};
   }
   void release() override { x = w = Tensor(); }
@@ -58,16 +49,7 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
   const Device dev = x.device();
   Tensor out = Tensor::empty({N, OUT}, DType::Float32, dev);
   const float* bp = b.defined() ? b.data<float>() : nullptr;
-  if (dev.is_cpu()) {
-    kernels::cpu::linear_forward<float>(N, IN, OUT, x.data<float>(), w.data<float>(), bp, out.data<float>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
-    kernels::cuda::linear_forward(N, IN, OUT, x.data<float>(), w.data<float>(), bp, out.data<float>());
-#else
-    detail::no_cuda(op, dev);
-#endif
-  }
+  GPUNET_DISPATCH(op, dev, linear_forward, N, IN, OUT, x.data<float>(), w.data<float>(), bp, out.data<float>());
   if (autograd::needs_grad({&x_in, &w_in, &b_in})) {
     auto node = std::make_shared<LinearNode>();
     node->N = N;

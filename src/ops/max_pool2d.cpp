@@ -18,7 +18,7 @@ struct MaxPool2dNode : autograd::Node {
       kernels::cpu::max_pool2d_backward<float>(s, g.data<float>(), argmax.data<int32_t>(), dx.data<float>());
     } else {
 #if GPUNET_HAVE_CUDA
-      detail::use_device(dev);
+      const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
       kernels::cuda::max_pool2d_backward(s, g.data<float>(), argmax.data<int32_t>(), dx.data<float>());
 #else
       detail::no_cuda("max_pool2d", dev);
@@ -58,7 +58,7 @@ Tensor max_pool2d(const Tensor& x_in, int kernel, int stride) {
     kernels::cpu::max_pool2d_forward<float>(s, x.data<float>(), out.data<float>(), argmax.data<int32_t>());
   } else {
 #if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
+    const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
     kernels::cuda::max_pool2d_forward(s, x.data<float>(), out.data<float>(), argmax.data<int32_t>());
 #else
     detail::no_cuda(op, dev);

@@ -1,6 +1,7 @@
 // Front ends of the reductions: sum, mean, argmax, eq, all_finite, and Tensor's sugar for them.
 #include "kernels/elementwise.h"
 #include "ops/common.h"
+#include "ops/dispatch.h"
 
 namespace gpunet {
 namespace ops {
@@ -15,18 +16,9 @@ Tensor sum_raw(const char* name, const Tensor& x_in, bool mean) {
   const Device dev = x.device();
   // mean of nothing is NaN (as torch): 0 * (1/0).
   const float scale = mean ? static_cast<float>(1.0 / static_cast<double>(n)) : 1.0f;
-  if (dev.is_cpu()) {
-    kernels::cpu::sum<float>(n, x.data<float>(), out.data<float>());
-    if (mean) kernels::cpu::affine<float>(1, out.data<float>(), scale, 0.0f, out.data<float>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
-    kernels::cuda::sum(n, x.data<float>(), out.data<float>());
-    if (mean) kernels::cuda::affine(1, out.data<float>(), scale, 0.0f, out.data<float>());
-#else
-    detail::no_cuda(name, dev);
-#endif
-  }
+  float* o = out.data<float>();
+  GPUNET_DISPATCH(name, dev, sum, n, x.data<float>(), o);
+  if (mean) GPUNET_DISPATCH(name, dev, affine, int64_t{1}, o, scale, 0.0f, o);
   return out;
 }
 
@@ -39,17 +31,7 @@ struct SumNode : autograd::Node {
   std::vector<Tensor> apply(const Tensor& g_in) override {
     const Tensor g = g_in.contiguous();
     Tensor dx = Tensor::empty(x_shape, DType::Float32, g.device());
-    const Device dev = g.device();
-    if (dev.is_cpu()) {
-      kernels::cpu::broadcast_scalar<float>(dx.numel(), g.data<float>(), scale, dx.data<float>());
-    } else {
-#if GPUNET_HAVE_CUDA
-      detail::use_device(dev);
-      kernels::cuda::broadcast_scalar(dx.numel(), g.data<float>(), scale, dx.data<float>());
-#else
-      detail::no_cuda(op_name, dev);
-#endif
-    }
+    GPUNET_DISPATCH(op_name, g.device(), broadcast_scalar, dx.numel(), g.data<float>(), scale, dx.data<float>());
     return {dx};
   }
 };
@@ -90,17 +72,7 @@ Tensor argmax(const Tensor& x_in, int dim) {
   for (int i = 0; i < nd; ++i)
     if (i != d) out_shape.push_back(x.shape()[i]);
   Tensor out = Tensor::empty(out_shape, DType::Int64, x.device());
-  const Device dev = x.device();
-  if (dev.is_cpu()) {
-    kernels::cpu::argmax_rows<float>(rows, cols, x.data<float>(), out.data<int64_t>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
-    kernels::cuda::argmax_rows(rows, cols, x.data<float>(), out.data<int64_t>());
-#else
-    detail::no_cuda("argmax", dev);
-#endif
-  }
+  GPUNET_DISPATCH("argmax", x.device(), argmax_rows, rows, cols, x.data<float>(), out.data<int64_t>());
   return out;
 }
 
@@ -112,17 +84,7 @@ Tensor eq(const Tensor& a_in, const Tensor& b_in) {
                shape_str(b_in.shape()), " differ");
   const Tensor a = a_in.contiguous(), b = b_in.contiguous();
   Tensor out = Tensor::empty(a.shape(), DType::Int64, a.device());
-  const Device dev = a.device();
-  if (dev.is_cpu()) {
-    kernels::cpu::eq_i64(a.numel(), a.data<int64_t>(), b.data<int64_t>(), out.data<int64_t>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    detail::use_device(dev);
-    kernels::cuda::eq_i64(a.numel(), a.data<int64_t>(), b.data<int64_t>(), out.data<int64_t>());
-#else
-    detail::no_cuda("eq", dev);
-#endif
-  }
+  GPUNET_DISPATCH("eq", a.device(), eq_i64, a.numel(), a.data<int64_t>(), b.data<int64_t>(), out.data<int64_t>());
   return out;
 }
 
@@ -130,15 +92,9 @@ bool all_finite(const Tensor& x_in) {
   detail::check_float32("all_finite", "input", x_in);
   const Tensor x = x_in.contiguous();
   const Device dev = x.device();
-  if (dev.is_cpu()) return kernels::cpu::all_finite<float>(x.numel(), x.data<float>());
-#if GPUNET_HAVE_CUDA
-  detail::use_device(dev);
   Tensor flag = Tensor::zeros({1}, DType::Int32, dev);
-  kernels::cuda::nonfinite_flag(x.numel(), x.data<float>(), flag.data<int32_t>());
+  GPUNET_DISPATCH("all_finite", dev, nonfinite_flag, x.numel(), x.data<float>(), flag.data<int32_t>());
   return flag.item() < 0.5;  // item() synchronises
-#else
-  detail::no_cuda("all_finite", dev);
-#endif
 }
 
 }  // namespace ops

@@ -1,12 +1,15 @@
 // The direct convolution (src/kernels/cpu/conv2d_direct.cpp), with its AVX-512 tiles and with
-// its AVX2 tiles (each where the CPU has it), against the reference:
-// the im2col + gemm kernel run in double on the same float inputs. Forward, dx, dw and db, over
+// its AVX2 tiles (each where the CPU has it), against the plain reference
+// (kernels::cpu::reference: the definition's loops, no gemm library, no ISA paths) run in double
+// on the same float inputs. Forward, dx, dw and db, over
 // shapes that exercise every tile size and tail (channel counts 1..17, kernels 1x1..7x7,
 // padding 0..3, odd and non-square planes, batches that split across threads). The float
 // im2col path is held to the same bound, so the two float paths agree with each other too.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
+#include <tuple>
 #include <random>
 #include <vector>
 
@@ -75,12 +78,12 @@ class ConvDirect : public ::testing::Test {
     const auto b = random_vec(static_cast<size_t>(s.OC), rng);
     const auto dout = random_vec(static_cast<size_t>(s.N) * s.OC * s.OH * s.OW, rng);
 
-    // reference in double (im2col + dgemm)
+    // the plain reference, in double
     const auto xd = to_double(x), wd = to_double(w), bd = to_double(b), dd = to_double(dout);
     std::vector<double> out_r(dout.size()), dx_r(x.size()), dw_r(w.size()), db_r(b.size());
-    kc::conv2d_forward<double>(s, xd.data(), wd.data(), with_bias ? bd.data() : nullptr, out_r.data());
-    kc::conv2d_backward<double>(s, xd.data(), wd.data(), dd.data(), with_dx ? dx_r.data() : nullptr, dw_r.data(),
-                                db_r.data());
+    kc::reference::conv2d_forward<double>(s, xd.data(), wd.data(), with_bias ? bd.data() : nullptr, out_r.data());
+    kc::reference::conv2d_backward<double>(s, xd.data(), wd.data(), dd.data(), with_dx ? dx_r.data() : nullptr,
+                                           dw_r.data(), db_r.data());
 
     struct Run {
       kc::detail::ConvAlgo algo;
@@ -186,8 +189,8 @@ TEST_F(ConvDirect, InfinitiesGiveTheReferencesNonFiniteEntriesOnly) {
   x[(1 * s.IC + 0) * s.H * s.W + 6 * s.W + (s.W - 1)] = -INFINITY;   // image 1, channel 0, row 6, last column
   const auto xd = to_double(x), wd = to_double(w), dd = to_double(dout);
   std::vector<double> out_r(dout.size()), dw_r(w.size()), dx_r(x.size());
-  kc::conv2d_forward<double>(s, xd.data(), wd.data(), nullptr, out_r.data());
-  kc::conv2d_backward<double>(s, xd.data(), wd.data(), dd.data(), dx_r.data(), dw_r.data(), nullptr);
+  kc::reference::conv2d_forward<double>(s, xd.data(), wd.data(), nullptr, out_r.data());
+  kc::reference::conv2d_backward<double>(s, xd.data(), wd.data(), dd.data(), dx_r.data(), dw_r.data(), nullptr);
   auto same = [](const std::vector<float>& got, const std::vector<double>& ref, const char* what) {
     for (size_t i = 0; i < got.size(); ++i) {
       if (std::isfinite(ref[i])) {
@@ -215,6 +218,34 @@ TEST_F(ConvDirect, InfinitiesGiveTheReferencesNonFiniteEntriesOnly) {
     same(out, out_r, "out");
     same(dw, dw_r, "dw");
     same(dx, dx_r, "dx");
+  }
+}
+
+// The oracle itself: two independent double implementations (the plain loops and im2col + dgemm,
+// which has no ISA paths of its own for double) agree to double rounding, strides and padding
+// included; the im2col path is in turn checked against PyTorch (tests/ops/test_golden.cpp).
+TEST(ConvReference, AgreesWithIm2colInDouble) {
+  std::mt19937 rng(5);
+  for (const auto& [N, IC, H, W, OC, K, stride, pad] :
+       std::vector<std::array<int, 8>>{{2, 3, 9, 11, 4, 3, 1, 0}, {2, 3, 9, 11, 4, 3, 2, 1}, {1, 2, 7, 5, 3, 5, 3, 2},
+                                       {3, 1, 1, 1, 2, 1, 1, 0}, {2, 4, 8, 8, 5, 2, 2, 0}}) {
+    Conv2dShape s{N, IC, H, W, OC, K, K, stride, pad, (H + 2 * pad - K) / stride + 1, (W + 2 * pad - K) / stride + 1};
+    SCOPED_TRACE(::testing::Message() << "N=" << N << " IC=" << IC << " " << H << "x" << W << " OC=" << OC << " K=" << K
+                                      << " stride=" << stride << " pad=" << pad);
+    const auto x = to_double(random_vec(static_cast<size_t>(N) * IC * H * W, rng));
+    const auto w = to_double(random_vec(static_cast<size_t>(OC) * IC * K * K, rng));
+    const auto b = to_double(random_vec(static_cast<size_t>(OC), rng));
+    const auto d = to_double(random_vec(static_cast<size_t>(N) * OC * s.OH * s.OW, rng));
+    std::vector<double> o1(d.size()), o2(d.size()), dx1(x.size()), dx2(x.size()), dw1(w.size()), dw2(w.size()),
+        db1(b.size()), db2(b.size());
+    kc::reference::conv2d_forward<double>(s, x.data(), w.data(), b.data(), o1.data());
+    kc::conv2d_forward<double>(s, x.data(), w.data(), b.data(), o2.data());
+    kc::reference::conv2d_backward<double>(s, x.data(), w.data(), d.data(), dx1.data(), dw1.data(), db1.data());
+    kc::conv2d_backward<double>(s, x.data(), w.data(), d.data(), dx2.data(), dw2.data(), db2.data());
+    for (const auto& [a, r, what] : {std::tuple{&o1, &o2, "out"}, std::tuple{&dx1, &dx2, "dx"},
+                                     std::tuple{&dw1, &dw2, "dw"}, std::tuple{&db1, &db2, "db"}})
+      for (size_t i = 0; i < a->size(); ++i)
+        ASSERT_NEAR((*a)[i], (*r)[i], 1e-12 * (1 + std::fabs((*r)[i]))) << what << "[" << i << "]";
   }
 }
 

@@ -1,9 +1,15 @@
 // CUDA vs CPU: every op of include/gpunet/ops.h, forward and backward, on cuda:0 against the
 // CPU twins on random inputs (atol 1e-5, rtol 1e-4 unless a comment says why), plus the CUDA
 // kernels no op reaches directly (optimizer steps, the batch kernel, dtype conversion, fill).
-// Every test skips (with the reason) where no GPU is usable; the file compiles in every build.
+// conv2d is compared with the plain reference (kernels::cpu::reference), not with the CPU twin,
+// whose float paths are AVX kernels. Before every GPU op and backward, the allocator's cache is
+// poisoned with NaN blocks of the sizes about to be asked for (ops/cuda_poison.h), so an output
+// element a kernel leaves unwritten fails the comparison. The shape sweep beyond LeNet's is
+// tests/ops/test_cuda_sweep.cpp. Every test skips (with the reason) where no GPU is usable; the
+// file compiles in every build.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -12,6 +18,8 @@
 
 #include "gpunet/config.h"
 #include "gpunet/ops.h"
+#include "kernels/conv2d.h"
+#include "ops/cuda_poison.h"
 #include "support/assert_close.h"
 #include "support/gpu.h"
 
@@ -61,13 +69,19 @@ void check_parity(const char* name, const Inputs& inputs, const std::vector<bool
       any_grad = true;
     }
   }
-  Tensor ya = op(a), yb = op(b);
+  Tensor ya = op(a);
+  std::vector<int64_t> sizes{ya.numel()};
+  for (const Tensor& t : inputs) sizes.push_back(t.numel());
+  test::poison_gpu_cache(sizes);
+  Tensor yb = op(b);
   ASSERT_EQ(yb.device(), kGpu);
   EXPECT_ALL_CLOSE(yb, ya, out_tol.atol, out_tol.rtol);
   if (!any_grad) return;
   const Tensor up = rand_cpu(ya.shape(), 977);
   ya.backward(up);
-  yb.backward(up.to(kGpu));
+  const Tensor up_gpu = up.to(kGpu);
+  test::poison_gpu_cache(sizes);
+  yb.backward(up_gpu);
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!(i < grad.size() && grad[i])) continue;
     SCOPED_TRACE(testing::Message() << "gradient of input " << i);
@@ -120,18 +134,49 @@ TEST(CudaParity, Reductions) {
   }
 }
 
+// conv2d on cuda:0 (forward, then backward with a random upstream gradient) against the plain
+// reference in double on the same float inputs. Tolerance: atol 1e-5 * sqrt(terms) + rtol 1e-5,
+// terms being the products each output sums (cuDNN's order differs from the reference's).
+void check_conv_reference(const char* name, const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+  SCOPED_TRACE(name);
+  kernels::Conv2dShape s{};
+  s.N = static_cast<int>(x.size(0)), s.IC = static_cast<int>(x.size(1)), s.H = static_cast<int>(x.size(2));
+  s.W = static_cast<int>(x.size(3)), s.OC = static_cast<int>(w.size(0)), s.KH = static_cast<int>(w.size(2));
+  s.KW = static_cast<int>(w.size(3)), s.stride = stride, s.pad = pad;
+  s.OH = (s.H + 2 * pad - s.KH) / stride + 1, s.OW = (s.W + 2 * pad - s.KW) / stride + 1;
+  auto dbl = [](const Tensor& t) { return t.defined() ? t.to(DType::Float64).to_vector<double>() : std::vector<double>(); };
+  const auto xd = dbl(x), wd = dbl(w), bd = dbl(b);
+  const Tensor upstream = rand_cpu({s.N, s.OC, s.OH, s.OW}, 978);
+  const auto dd = dbl(upstream);
+  std::vector<double> out(upstream.numel()), dx(x.numel()), dw(w.numel()), db(s.OC);
+  kernels::cpu::reference::conv2d_forward<double>(s, xd.data(), wd.data(), b.defined() ? bd.data() : nullptr,
+                                                  out.data());
+  kernels::cpu::reference::conv2d_backward<double>(s, xd.data(), wd.data(), dd.data(), dx.data(), dw.data(),
+                                                   db.data());
+  const Tensor xg = x.to(kGpu).requires_grad_(), wg = w.to(kGpu).requires_grad_();
+  const Tensor bg = b.defined() ? b.to(kGpu).requires_grad_() : Tensor();
+  const std::vector<int64_t> sizes{upstream.numel(), x.numel(), w.numel(), s.OC};
+  test::poison_gpu_cache(sizes);
+  Tensor y = ops::conv2d(xg, wg, bg, stride, pad);
+  const double P = static_cast<double>(s.OH) * s.OW;
+  auto tol = [](double terms) { return 1e-5 * std::sqrt(std::max(terms, 1.0)); };
+  EXPECT_ALL_CLOSE(y.to(Device::cpu()).to_vector<float>(), out, tol(s.IC * s.KH * s.KW + 1), 1e-5);
+  const Tensor up_gpu = upstream.to(kGpu);
+  test::poison_gpu_cache(sizes);
+  y.backward(up_gpu);
+  EXPECT_ALL_CLOSE(xg.grad().to(Device::cpu()).to_vector<float>(), dx, tol(s.OC * s.KH * s.KW), 1e-5);
+  EXPECT_ALL_CLOSE(wg.grad().to(Device::cpu()).to_vector<float>(), dw, tol(s.N * P), 1e-5);
+  if (b.defined()) EXPECT_ALL_CLOSE(bg.grad().to(Device::cpu()).to_vector<float>(), db, tol(s.N * P), 1e-5);
+}
+
 TEST(CudaParity, Conv2d) {
   GPUNET_REQUIRE_GPU();
-  // Weight and bias gradients sum N*OH*OW products (3136 for conv1) in different orders on
-  // the two devices: atol 1e-4 there.
-  const Tol wtol{1e-4, 1e-4};
-  const Op conv = [](const Inputs& t) { return ops::conv2d(t[0], t[1], t[2]); };
-  check_parity("conv1 (LeNet)", {rand_cpu({4, 3, 32, 32}, 10), rand_cpu({6, 3, 5, 5}, 11), rand_cpu({6}, 12)},
-               {true, true, true}, conv, {}, wtol);
-  check_parity("conv2 (LeNet)", {rand_cpu({4, 6, 14, 14}, 13), rand_cpu({16, 6, 5, 5}, 14), rand_cpu({16}, 15)},
-               {true, true, true}, conv, {}, wtol);
-  check_parity("stride 2, padding 1, no bias", {rand_cpu({2, 4, 9, 11}, 16), rand_cpu({5, 4, 3, 3}, 17)},
-               {true, true}, [](const Inputs& t) { return ops::conv2d(t[0], t[1], Tensor(), 2, 1); }, {}, wtol);
+  check_conv_reference("conv1 (LeNet)", rand_cpu({4, 3, 32, 32}, 10), rand_cpu({6, 3, 5, 5}, 11), rand_cpu({6}, 12),
+                       1, 0);
+  check_conv_reference("conv2 (LeNet)", rand_cpu({4, 6, 14, 14}, 13), rand_cpu({16, 6, 5, 5}, 14),
+                       rand_cpu({16}, 15), 1, 0);
+  check_conv_reference("stride 2, padding 1, no bias", rand_cpu({2, 4, 9, 11}, 16), rand_cpu({5, 4, 3, 3}, 17),
+                       Tensor(), 2, 1);
   // The same shape again reuses the cached plan and gives the same bits (deterministic algorithms).
   const Tensor x = rand_cpu({4, 3, 32, 32}, 10).to(kGpu);
   std::vector<float> first_dw;

@@ -7,9 +7,10 @@
 // One gemm per chunk instead of one per image: LeNet's matrices are thin (OC = 6 or 16), so
 // per-image gemms spend most of their time packing. Chunks bound the scratch memory.
 // Scratch buffers are thread_local and grow-only: a steady-state step allocates nothing.
-// For float32 with stride 1 and small channel counts on an AVX-512 CPU, both entry points hand
-// over to the direct kernels in conv2d_direct.cpp (faster for LeNet's 3->6 and 6->16 layers);
-// this file stays the reference they are tested against, and the path for everything else.
+// For float32 with stride 1 and small channel counts on an AVX2/AVX-512 CPU, both entry points
+// hand over to the direct kernels in conv2d_direct.cpp (faster for LeNet's 3->6 and 6->16
+// layers); this file is the path for everything else. Neither is the oracle: both are tested
+// against the plain loops of conv2d_reference.cpp (kernels::cpu::reference).
 #include <algorithm>
 #include <cstring>
 #include <type_traits>

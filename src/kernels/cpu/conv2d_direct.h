@@ -1,7 +1,7 @@
 #pragma once
 // Internal: direct convolution for float32 on AVX-512 (src/kernels/cpu/conv2d_direct.cpp), used
-// by kernels::cpu::conv2d_forward/backward<float> when conv2d_direct_supported(s). The
-// im2col + gemm code in conv2d.cpp is the reference it is tested against.
+// by kernels::cpu::conv2d_forward/backward<float> when conv2d_direct_supported(s). It is tested
+// against the plain reference (kernels::cpu::reference in kernels/conv2d.h).
 #include "kernels/conv2d.h"
 
 namespace gpunet::kernels::cpu::detail {

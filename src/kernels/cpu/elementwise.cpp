@@ -81,10 +81,12 @@ void eq_i64(int64_t n, const int64_t* a, const int64_t* b, int64_t* out) {
 }
 
 template <typename T>
-bool all_finite(int64_t n, const T* x) {
+void nonfinite_flag(int64_t n, const T* x, int32_t* flag) {
   for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(x[i])) return false;
-  return true;
+    if (!std::isfinite(x[i])) {
+      *flag = 1;
+      return;
+    }
 }
 
 #define GPUNET_INSTANTIATE(T)                                                   \
@@ -96,7 +98,7 @@ bool all_finite(int64_t n, const T* x) {
   template void relu_backward<T>(int64_t, const T*, const T*, T*);             \
   template void broadcast_scalar<T>(int64_t, const T*, T, T*);                 \
   template void argmax_rows<T>(int64_t, int64_t, const T*, int64_t*);          \
-  template bool all_finite<T>(int64_t, const T*);
+  template void nonfinite_flag<T>(int64_t, const T*, int32_t*);
 GPUNET_INSTANTIATE(float)
 GPUNET_INSTANTIATE(double)
 #undef GPUNET_INSTANTIATE

@@ -1,10 +1,15 @@
 // conv2d on the GPU with cuDNN (legacy convolution API of cuDNN 9). Descriptors and the
-// algorithm choice are made once per (device, shape) and cached. Only deterministic FP32
+// algorithm choice are made once per (device, shape) and cached: at most kMaxPlans shapes,
+// least recently used first out; the cache and every algorithm choice (the first one, and a
+// move to the next candidate when cuDNN refuses one) change only under the cache's mutex.
+// Only deterministic FP32
 // algorithms without tensor-core (TF32) math are used (CUDNN_FMA_MATH), so results repeat
 // bit for bit and stay within 1e-5 of the CPU twin. The bias is added by our own kernels.
 #include "kernels/conv2d.h"
 
+#include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <tuple>
 #include <vector>
@@ -32,7 +37,24 @@ struct Plan {
   Choice<cudnnConvolutionFwdAlgo_t> fwd;
   Choice<cudnnConvolutionBwdDataAlgo_t> bwd_data;
   Choice<cudnnConvolutionBwdFilterAlgo_t> bwd_filter;
+  Plan() = default;
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+  ~Plan() {  // descriptors are host objects: destroying them never waits for the device
+    if (x) cudnnDestroyTensorDescriptor(x);
+    if (y) cudnnDestroyTensorDescriptor(y);
+    if (w) cudnnDestroyFilterDescriptor(w);
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+  }
 };
+
+constexpr size_t kMaxPlans = 64;
+// The plan cache's lock: held while a plan is made, looked up or evicted, and while an
+// algorithm choice is read or moved on.
+std::mutex& plan_mutex() {
+  static auto* m = new std::mutex();
+  return *m;
+}
 
 using Key = std::tuple<int, int, int, int, int, int, int, int, int, int, int, int>;
 
@@ -122,8 +144,8 @@ void choose(const char* what, const Conv2dShape& s, const Plan& p, std::vector<A
                                           "; last workspace query: ", cudnnGetErrorString(last), ")"));
 }
 
-Plan make_plan(const Conv2dShape& s) {
-  Plan p;
+// Called with plan_mutex() held.
+void make_plan(const Conv2dShape& s, Plan& p) {
   p.handle = ::gpunet::cuda::detail::cudnn();
   GPUNET_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.x));
   GPUNET_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.y));
@@ -145,32 +167,58 @@ Plan make_plan(const Conv2dShape& s) {
          p.fwd);
   choose("backward-data", s, p, {CUDNN_CONVOLUTION_BWD_DATA_ALGO_1}, p.bwd_data);
   choose("backward-filter", s, p, {CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1}, p.bwd_filter);
-  return p;
 }
 
-// Plans live for the whole process (descriptors are never destroyed). A plan is changed
-// after creation only to drop an algorithm cuDNN refused to run (see execute).
-Plan& plan_for(const Conv2dShape& s) {
-  static std::mutex mutex;
-  static auto* plans = new std::map<Key, Plan>();
+// The plan for this shape on the current device: made on first use, kept among the kMaxPlans
+// most recently used. A plan in use stays alive when evicted meanwhile (shared ownership).
+std::shared_ptr<Plan> plan_for(const Conv2dShape& s) {
+  struct Cache {
+    std::list<Key> order;  // most recently used first
+    std::map<Key, std::pair<std::shared_ptr<Plan>, std::list<Key>::iterator>> plans;
+  };
+  static auto* cache = new Cache();  // never destroyed: used from static destructors' frees
   const Key key{::gpunet::cuda::detail::current_device(), s.N, s.IC, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad,
                 s.OH, s.OW};
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = plans->find(key);
-  if (it == plans->end()) it = plans->emplace(key, make_plan(s)).first;
-  return it->second;
+  std::lock_guard<std::mutex> lock(plan_mutex());
+  auto it = cache->plans.find(key);
+  if (it != cache->plans.end()) {
+    cache->order.splice(cache->order.begin(), cache->order, it->second.second);
+    return it->second.first;
+  }
+  auto plan = std::make_shared<Plan>();
+  make_plan(s, *plan);
+  while (cache->plans.size() >= kMaxPlans) {
+    cache->plans.erase(cache->order.back());
+    cache->order.pop_back();
+  }
+  cache->order.push_front(key);
+  cache->plans.emplace(key, std::make_pair(plan, cache->order.begin()));
+  return plan;
 }
 
-// Runs `run(algo, workspace, bytes)`; when cuDNN answers NOT_SUPPORTED for the chosen algorithm,
-// moves on to the next candidate for good (the choice stays cached), else throws.
+// Runs `run(algo, workspace, bytes)` with the current choice; when cuDNN answers NOT_SUPPORTED
+// for it, moves the choice (under the lock) to the next candidate for good, else throws. Another
+// thread may have moved it meanwhile: then the new choice is tried.
 template <typename Algo, typename RunFn>
 void execute(const char* call, const Plan& p, Choice<Algo>& c, RunFn run) {
   for (;;) {
-    void* ws = ::gpunet::cuda::detail::workspace(c.ws);
-    const cudnnStatus_t st = run(c.algo(), ws, c.ws);
+    size_t index, bytes;
+    Algo algo;
+    {
+      std::lock_guard<std::mutex> lock(plan_mutex());
+      index = c.index;
+      bytes = c.ws;
+      algo = c.algo();
+    }
+    void* ws = ::gpunet::cuda::detail::workspace(bytes);
+    const cudnnStatus_t st = run(algo, ws, bytes);
     if (st == CUDNN_STATUS_SUCCESS) return;
-    if (!not_supported(st) || !select_from(p, c, c.index + 1))
-      ::gpunet::cuda::detail::throw_cudnn_error(st, call, __FILE__, __LINE__);
+    bool moved = false;
+    if (not_supported(st)) {
+      std::lock_guard<std::mutex> lock(plan_mutex());
+      moved = c.index != index || select_from(p, c, index + 1);
+    }
+    if (!moved) ::gpunet::cuda::detail::throw_cudnn_error(st, call, __FILE__, __LINE__);
   }
 }
 
@@ -179,23 +227,28 @@ __global__ void add_bias_kernel(int64_t total, int OC, int64_t P, const float* b
   GPUNET_GRID_STRIDE(i, total) { out[i] += b[(i / P) % OC]; }
 }
 
-// db[oc] = sum over n and the OH*OW plane of dout: one block per channel, a fixed tree.
-__global__ void bias_grad_kernel(int N, int OC, int64_t P, const float* dout, float* db) {
-  const int oc = blockIdx.x;
-  float acc = 0.0f;
-  for (int n = 0; n < N; ++n) {
-    const float* plane = dout + (static_cast<int64_t>(n) * OC + oc) * P;
-    for (int64_t k = threadIdx.x; k < P; k += blockDim.x) acc += plane[k];
+// db[oc] = sum over n and the OH*OW plane of dout: one block per channel, its threads spread
+// over all N*P terms (parallel over the batch too, even for a 1x1 plane), in double as the CPU
+// twin, then a fixed tree (deterministic, no atomics).
+constexpr int kBiasThreads = 512;
+__global__ void bias_grad_kernel(int64_t N, int64_t OC, int64_t P, const float* dout, float* db) {
+  const int64_t oc = blockIdx.x;
+  const int64_t terms = N * P;
+  double acc = 0.0;
+  for (int64_t t = threadIdx.x; t < terms; t += blockDim.x) {
+    const int64_t n = t / P, k = t - n * P;
+    acc += static_cast<double>(dout[(n * OC + oc) * P + k]);
   }
   acc = block_sum(acc);
-  if (threadIdx.x == 0) db[oc] = acc;
+  if (threadIdx.x == 0) db[oc] = static_cast<float>(acc);
 }
 
 }  // namespace
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out) {
   if (static_cast<int64_t>(s.N) * s.OC * s.OH * s.OW <= 0) return;
-  Plan& p = plan_for(s);
+  const std::shared_ptr<Plan> plan = plan_for(s);
+  Plan& p = *plan;
   const float one = 1.0f, zero = 0.0f;
   execute("cudnnConvolutionForward", p, p.fwd, [&](cudnnConvolutionFwdAlgo_t algo, void* ws, size_t bytes) {
     return cudnnConvolutionForward(p.handle, &one, p.x, x, p.w, w, p.conv, algo, ws, bytes, &zero, p.y, out);
@@ -217,7 +270,8 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
     if (db) GPUNET_CUDA_CHECK(cudaMemsetAsync(db, 0, sizeof(float) * s.OC, stream()));
     return;
   }
-  Plan& p = plan_for(s);
+  const std::shared_ptr<Plan> plan = plan_for(s);
+  Plan& p = *plan;
   const float one = 1.0f, zero = 0.0f;  // beta = 0: gradients are written fresh
   if (dx) {
     execute("cudnnConvolutionBackwardData", p, p.bwd_data,
@@ -234,7 +288,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
             });
   }
   if (db) {
-    bias_grad_kernel<<<s.OC, kThreads, 0, stream()>>>(s.N, s.OC, P, dout, db);
+    bias_grad_kernel<<<s.OC, kBiasThreads, 0, stream()>>>(s.N, s.OC, P, dout, db);
     GPUNET_KERNEL_CHECK();
   }
 }
