@@ -41,7 +41,7 @@ std::string Linear::repr() const {
 
 std::string MaxPool2d::repr() const {
   return "MaxPool2d(kernel_size=" + std::to_string(k_) + ", stride=" + std::to_string(stride_) +
-         ", padding=0, dilation=1, ceil_mode=False)";
+         ", padding=" + std::to_string(padding_) + ", dilation=1, ceil_mode=" + (ceil_mode_ ? "True" : "False") + ")";
 }
 
 std::string Flatten::repr() const {

@@ -1,6 +1,9 @@
-// Front ends of log_softmax, nll_loss, the fused cross_entropy, and softmax.
+// Front ends of log_softmax, nll_loss, cross_entropy (label smoothing, mean | sum | none) and softmax.
+#include <cmath>
+
 #include "kernels/cross_entropy.h"
 #include "ops/common.h"
+#include "ops/dispatch.h"
 
 namespace gpunet::ops {
 namespace {
@@ -29,46 +32,42 @@ struct LogSoftmaxNode : autograd::Node {
     const Tensor g = g_in.contiguous();
     const int N = static_cast<int>(out.shape()[0]), C = static_cast<int>(out.shape()[1]);
     Tensor dx = Tensor::empty(out.shape(), DType::Float32, out.device());
-    const Device dev = out.device();
-    if (dev.is_cpu()) {
-      kernels::cpu::log_softmax_backward<float>(N, C, out.data<float>(), g.data<float>(), dx.data<float>());
-    } else {
-#if GPUNET_HAVE_CUDA
-      const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
-      kernels::cuda::log_softmax_backward(N, C, out.data<float>(), g.data<float>(), dx.data<float>());
-#else
-      detail::no_cuda("log_softmax", dev);
-#endif
-    }
+    GPUNET_DISPATCH("log_softmax", out.device(), log_softmax_backward, N, C, out.data<float>(), g.data<float>(),
+                    dx.data<float>());
     return {dx};
   }
   void release() override { out = Tensor(); }
 };
 
-// Shared by nll_loss and cross_entropy: both need the target and a (N, C) saved tensor.
-struct LossNode : autograd::Node {
-  bool fused = false;  // cross_entropy (saved = probs) or nll_loss (saved unused)
+struct NllNode : autograd::Node {
   int N = 0, C = 0;
-  Tensor probs, target;
-  const char* name() const override { return fused ? "cross_entropy" : "nll_loss"; }
+  Tensor target;
+  const char* name() const override { return "nll_loss"; }
   std::vector<Tensor> apply(const Tensor& g_in) override {
-    GPUNET_CHECK(target.defined(), name(), ": backward after the saved tensors were released");
+    GPUNET_CHECK(target.defined(), "nll_loss: backward after the saved tensors were released");
     const Tensor g = g_in.contiguous();
-    const Device dev = target.device();
-    Tensor dx = Tensor::empty({N, C}, DType::Float32, dev);
-    const int64_t* t = target.data<int64_t>();
-    if (dev.is_cpu()) {
-      if (fused) kernels::cpu::cross_entropy_backward<float>(N, C, probs.data<float>(), t, g.data<float>(), dx.data<float>());
-      else kernels::cpu::nll_backward<float>(N, C, t, g.data<float>(), dx.data<float>());
-    } else {
-#if GPUNET_HAVE_CUDA
-      const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
-      if (fused) kernels::cuda::cross_entropy_backward(N, C, probs.data<float>(), t, g.data<float>(), dx.data<float>());
-      else kernels::cuda::nll_backward(N, C, t, g.data<float>(), dx.data<float>());
-#else
-      detail::no_cuda(name(), dev);
-#endif
-    }
+    Tensor dx = Tensor::empty({N, C}, DType::Float32, target.device());
+    GPUNET_DISPATCH("nll_loss", target.device(), nll_backward, N, C, target.data<int64_t>(), g.data<float>(),
+                    dx.data<float>());
+    return {dx, Tensor()};
+  }
+  void release() override { target = Tensor(); }
+};
+
+struct CrossEntropyNode : autograd::Node {
+  int N = 0, C = 0;
+  double smoothing = 0.0;
+  Reduction reduction = Reduction::Mean;
+  Tensor probs, target;
+  const char* name() const override { return "cross_entropy"; }
+  std::vector<Tensor> apply(const Tensor& g_in) override {
+    GPUNET_CHECK(target.defined(), "cross_entropy: backward after the saved tensors were released");
+    const Tensor g = g_in.contiguous();
+    Tensor dx = Tensor::empty({N, C}, DType::Float32, target.device());
+    const bool per_row = reduction == Reduction::None;
+    const double scale = reduction == Reduction::Mean ? 1.0 / N : 1.0;
+    GPUNET_DISPATCH("cross_entropy", target.device(), cross_entropy_backward, N, C, probs.data<float>(),
+                    target.data<int64_t>(), smoothing, g.data<float>(), per_row, scale, dx.data<float>());
     return {dx, Tensor()};
   }
   void release() override { probs = target = Tensor(); }
@@ -81,17 +80,7 @@ Tensor log_softmax(const Tensor& x_in) {
   const Tensor x = x_in.contiguous();
   const int N = static_cast<int>(x.shape()[0]), C = static_cast<int>(x.shape()[1]);
   Tensor out = Tensor::empty(x.shape(), DType::Float32, x.device());
-  const Device dev = x.device();
-  if (dev.is_cpu()) {
-    kernels::cpu::log_softmax_forward<float>(N, C, x.data<float>(), out.data<float>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
-    kernels::cuda::log_softmax_forward(N, C, x.data<float>(), out.data<float>());
-#else
-    detail::no_cuda("log_softmax", dev);
-#endif
-  }
+  GPUNET_DISPATCH("log_softmax", x.device(), log_softmax_forward, N, C, x.data<float>(), out.data<float>());
   if (autograd::needs_grad({&x_in})) {
     auto node = std::make_shared<LogSoftmaxNode>();
     node->out = out.detach();
@@ -105,17 +94,7 @@ Tensor softmax(const Tensor& x_in) {
   const Tensor x = x_in.contiguous();
   const int N = static_cast<int>(x.shape()[0]), C = static_cast<int>(x.shape()[1]);
   Tensor out = Tensor::empty(x.shape(), DType::Float32, x.device());
-  const Device dev = x.device();
-  if (dev.is_cpu()) {
-    kernels::cpu::softmax_forward<float>(N, C, x.data<float>(), out.data<float>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
-    kernels::cuda::softmax_forward(N, C, x.data<float>(), out.data<float>());
-#else
-    detail::no_cuda("softmax", dev);
-#endif
-  }
+  GPUNET_DISPATCH("softmax", x.device(), softmax_forward, N, C, x.data<float>(), out.data<float>());
   return out;
 }
 
@@ -124,19 +103,10 @@ Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in) {
   const Tensor logp = logp_in.contiguous(), target = target_in.contiguous();
   const int N = static_cast<int>(logp.shape()[0]), C = static_cast<int>(logp.shape()[1]);
   Tensor loss = Tensor::empty({}, DType::Float32, logp.device());
-  const Device dev = logp.device();
-  if (dev.is_cpu()) {
-    kernels::cpu::nll_forward<float>(N, C, logp.data<float>(), target.data<int64_t>(), loss.data<float>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
-    kernels::cuda::nll_forward(N, C, logp.data<float>(), target.data<int64_t>(), loss.data<float>());
-#else
-    detail::no_cuda("nll_loss", dev);
-#endif
-  }
+  GPUNET_DISPATCH("nll_loss", logp.device(), nll_forward, N, C, logp.data<float>(), target.data<int64_t>(),
+                  loss.data<float>());
   if (autograd::needs_grad({&logp_in})) {
-    auto node = std::make_shared<LossNode>();
+    auto node = std::make_shared<NllNode>();
     node->N = N;
     node->C = C;
     node->target = target.detach();
@@ -145,35 +115,39 @@ Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in) {
   return loss;
 }
 
-Tensor cross_entropy(const Tensor& x_in, const Tensor& target_in) {
-  check_logits("cross_entropy", "logits", x_in, &target_in);
+Tensor cross_entropy(const Tensor& x_in, const Tensor& target_in, double label_smoothing, Reduction reduction) {
+  const char* op = "cross_entropy";
+  check_logits(op, "logits", x_in, &target_in);
+  GPUNET_CHECK(std::isfinite(label_smoothing) && label_smoothing >= 0.0 && label_smoothing < 1.0, op,
+               ": label_smoothing must be in [0, 1), got ", label_smoothing);
   const Tensor x = x_in.contiguous(), target = target_in.contiguous();
   const int N = static_cast<int>(x.shape()[0]), C = static_cast<int>(x.shape()[1]);
   const Device dev = x.device();
-  Tensor loss = Tensor::empty({}, DType::Float32, dev);
+  Tensor row_loss = Tensor::empty({N}, DType::Float32, dev);
   Tensor probs = Tensor::empty({N, C}, DType::Float32, dev);
-  if (dev.is_cpu()) {
-    kernels::cpu::cross_entropy_forward<float>(N, C, x.data<float>(), target.data<int64_t>(), loss.data<float>(),
-                                               probs.data<float>());
-  } else {
-#if GPUNET_HAVE_CUDA
-    const ::gpunet::detail::DeviceGuard guard(dev);  // (engineer D rewrites this file onto GPUNET_DISPATCH)
-    kernels::cuda::cross_entropy_forward(N, C, x.data<float>(), target.data<int64_t>(), loss.data<float>(),
-                                         probs.data<float>());
-#else
-    detail::no_cuda("cross_entropy", dev);
-#endif
+  GPUNET_DISPATCH(op, dev, cross_entropy_forward, N, C, x.data<float>(), target.data<int64_t>(), label_smoothing,
+                  row_loss.data<float>(), probs.data<float>());
+  Tensor loss = row_loss;
+  if (reduction != Reduction::None) {
+    loss = Tensor::empty({}, DType::Float32, dev);
+    const double scale = reduction == Reduction::Mean ? 1.0 / N : 1.0;
+    GPUNET_DISPATCH(op, dev, cross_entropy_reduce, N, row_loss.data<float>(), scale, loss.data<float>());
   }
   if (autograd::needs_grad({&x_in})) {
-    auto node = std::make_shared<LossNode>();
-    node->fused = true;
+    auto node = std::make_shared<CrossEntropyNode>();
     node->N = N;
     node->C = C;
+    node->smoothing = label_smoothing;
+    node->reduction = reduction;
     node->probs = probs;
     node->target = target.detach();
     autograd::record(loss, node, {&x_in, &target_in});
   }
   return loss;
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
+  return cross_entropy(logits, target, 0.0, Reduction::Mean);
 }
 
 }  // namespace gpunet::ops

@@ -1,5 +1,6 @@
 // Front ends of the elementwise ops: add, sub, mul (tensor or scalar), neg, relu.
 #include "kernels/elementwise.h"
+#include "ops/broadcast.h"
 #include "ops/common.h"
 #include "ops/dispatch.h"
 
@@ -125,9 +126,18 @@ Tensor affine(const char* name, const Tensor& a, double alpha, double beta) {
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Add, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Sub, a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Mul, a, b); }
+Tensor add(const Tensor& a, const Tensor& b) {
+  if (detail::needs_broadcast(a, b)) return detail::broadcast_binary(kernels::BroadcastOp::Add, a, b);
+  return binary(BinaryOp::Add, a, b);
+}
+Tensor sub(const Tensor& a, const Tensor& b) {
+  if (detail::needs_broadcast(a, b)) return detail::broadcast_binary(kernels::BroadcastOp::Sub, a, b);
+  return binary(BinaryOp::Sub, a, b);
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  if (detail::needs_broadcast(a, b)) return detail::broadcast_binary(kernels::BroadcastOp::Mul, a, b);
+  return binary(BinaryOp::Mul, a, b);
+}
 Tensor mul(const Tensor& a, double s) { return affine("mul", a, s, 0.0); }
 Tensor add(const Tensor& a, double s) { return affine("add", a, 1.0, s); }
 Tensor neg(const Tensor& a) { return affine("neg", a, -1.0, 0.0); }

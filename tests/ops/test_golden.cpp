@@ -20,7 +20,8 @@ Tensor param(const nlohmann::json& t) { return golden_tensor(t).requires_grad_()
 
 TEST(GoldenOps, FixturesNameTheirTorchVersion) {
   for (const char* f : {"ops_conv2d.json", "ops_max_pool2d.json", "ops_linear.json", "ops_activations.json",
-                        "ops_loss.json", "ops_optim.json"}) {
+                        "ops_loss.json", "ops_optim.json", "ops_batch_norm.json", "ops_cnn_activations.json",
+                        "ops_pooling.json", "ops_cross_entropy.json", "ops_broadcast.json"}) {
     const auto j = load_golden(f);
     EXPECT_FALSE(j.at("torch_version").get<std::string>().empty()) << f;
   }

@@ -84,12 +84,18 @@ std::vector<double> distinct_values(size_t n, uint64_t seed) {
 
 struct PoolCase {
   int K, stride, H, W;
+  int pad = 0, OH = 0, OW = 0;  // OH/OW 0: floor mode without padding
 };
 class MaxPool2dGrad : public ::testing::TestWithParam<PoolCase> {};
 
 TEST_P(MaxPool2dGrad, MatchesFiniteDifferences) {
   const PoolCase c = GetParam();
   kernels::Pool2dShape s{2, 3, c.H, c.W, c.K, c.stride, (c.H - c.K) / c.stride + 1, (c.W - c.K) / c.stride + 1};
+  if (c.OH) {
+    s.pad = c.pad;
+    s.OH = c.OH;
+    s.OW = c.OW;
+  }
   auto x = distinct_values(static_cast<size_t>(s.N) * s.C * s.H * s.W, 5);
   const size_t out_n = static_cast<size_t>(s.N) * s.C * s.OH * s.OW;
   const auto u = random_vector(out_n, 6);
@@ -107,7 +113,11 @@ TEST_P(MaxPool2dGrad, MatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(KernelStride, MaxPool2dGrad,
                          ::testing::Values(PoolCase{2, 2, 8, 6}, PoolCase{3, 2, 9, 7}, PoolCase{2, 2, 7, 5},
-                                           PoolCase{3, 1, 5, 5}));
+                                           PoolCase{3, 1, 5, 5},
+                                           // padded: (9 + 2 - 3) / 2 + 1 = 5, (7 + 2 - 3) / 2 + 1 = 4
+                                           PoolCase{3, 2, 9, 7, 1, 5, 4},
+                                           // ceil mode: a last window hanging over the end
+                                           PoolCase{2, 2, 7, 5, 0, 4, 3}, PoolCase{3, 2, 8, 8, 1, 5, 5}));
 
 TEST(LinearGrad, MatchesFiniteDifferences) {
   const int N = 4, IN = 6, OUT = 3;
@@ -185,32 +195,58 @@ TEST(NllGrad, MatchesFiniteDifferences) {
   EXPECT_ALL_CLOSE(d, numeric_grad(loss, logp), kAtol, kRtol);
 }
 
-TEST(CrossEntropyGrad, MatchesFiniteDifferencesAndComposition) {
+struct CeCase {
+  double smoothing;
+  int reduction;  // 0 mean, 1 sum, 2 none
+};
+class CrossEntropyGrad : public ::testing::TestWithParam<CeCase> {};
+
+TEST_P(CrossEntropyGrad, MatchesFiniteDifferencesAndComposition) {
+  const CeCase c = GetParam();
   const int N = 5, C = 7;
   auto x = random_vector(N * C, 19, -5, 5);
   const std::vector<int64_t> t{6, 0, 3, 3, 1};
-  const double dloss = 0.6;
+  const bool per_row = c.reduction == 2;
+  const double scale = c.reduction == 0 ? 1.0 / N : 1.0;
+  // upstream gradient: one value (mean, sum) or one per row (none)
+  const auto dloss = per_row ? random_vector(N, 31) : std::vector<double>{0.6};
+  std::vector<double> rows(N), probs(x.size());
   double loss_v = 0;
-  std::vector<double> probs(x.size());
   auto loss = [&] {
-    kc::cross_entropy_forward<double>(N, C, x.data(), t.data(), &loss_v, probs.data());
-    return loss_v * dloss;
+    kc::cross_entropy_forward<double>(N, C, x.data(), t.data(), c.smoothing, rows.data(), probs.data());
+    if (per_row) return dot(rows, dloss);
+    kc::cross_entropy_reduce<double>(N, rows.data(), scale, &loss_v);
+    return loss_v * dloss[0];
   };
   loss();
   auto d = poisoned(x.size());
-  kc::cross_entropy_backward<double>(N, C, probs.data(), t.data(), &dloss, d.data());
+  kc::cross_entropy_backward<double>(N, C, probs.data(), t.data(), c.smoothing, dloss.data(), per_row, scale, d.data());
   EXPECT_ALL_CLOSE(d, numeric_grad(loss, x), kAtol, kRtol);
 
-  // The fused loss equals nll(log_softmax(x)); probs equal softmax(x).
-  loss();  // numeric_grad left loss_v/probs at a perturbed point: recompute at x
+  // Without smoothing the mean loss equals nll(log_softmax(x)); probs equal softmax(x); with
+  // smoothing, each row is (1 - ls) * nll + ls * mean_c(-logp).
+  loss();  // numeric_grad left rows/probs at a perturbed point: recompute at x
   std::vector<double> logp(x.size()), sm(x.size());
-  double nll = 0;
   kc::log_softmax_forward<double>(N, C, x.data(), logp.data());
-  kc::nll_forward<double>(N, C, logp.data(), t.data(), &nll);
   kc::softmax_forward<double>(N, C, x.data(), sm.data());
-  EXPECT_ALL_CLOSE(std::vector<double>{loss_v}, std::vector<double>{nll}, 1e-14, 1e-12);
+  std::vector<double> expect(N);
+  for (int i = 0; i < N; ++i) {
+    double all = 0;
+    for (int k = 0; k < C; ++k) all -= logp[i * C + k];
+    expect[i] = (1 - c.smoothing) * -logp[i * C + t[i]] + c.smoothing / C * all;
+  }
+  EXPECT_ALL_CLOSE(rows, expect, 1e-14, 1e-12);
   EXPECT_ALL_CLOSE(probs, sm, 1e-15, 1e-12);
+  if (c.smoothing == 0.0 && c.reduction == 0) {
+    double nll = 0;
+    kc::nll_forward<double>(N, C, logp.data(), t.data(), &nll);
+    EXPECT_ALL_CLOSE(std::vector<double>{loss_v}, std::vector<double>{nll}, 1e-14, 1e-12);
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(SmoothingReduction, CrossEntropyGrad,
+                         ::testing::Values(CeCase{0.0, 0}, CeCase{0.0, 1}, CeCase{0.0, 2}, CeCase{0.1, 0},
+                                           CeCase{0.3, 1}, CeCase{0.5, 2}));
 
 TEST(SumGrad, BroadcastScalarIsTheGradientOfMean) {
   auto x = random_vector(9, 20);

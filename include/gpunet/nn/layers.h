@@ -35,13 +35,15 @@ class Linear : public Module {
 
 class MaxPool2d : public Module {
  public:
-  /// stride 0 means stride = kernel_size (PyTorch's default).
-  explicit MaxPool2d(int kernel_size, int stride = 0) : k_(kernel_size), stride_(stride ? stride : kernel_size) {}
-  Tensor forward(const Tensor& x) override { return ops::max_pool2d(x, k_, stride_); }
+  /// stride 0 means stride = kernel_size (PyTorch's default); padding <= kernel_size / 2.
+  explicit MaxPool2d(int kernel_size, int stride = 0, int padding = 0, bool ceil_mode = false)
+      : k_(kernel_size), stride_(stride ? stride : kernel_size), padding_(padding), ceil_mode_(ceil_mode) {}
+  Tensor forward(const Tensor& x) override { return ops::max_pool2d(x, k_, stride_, padding_, ceil_mode_); }
   std::string repr() const override;
 
  private:
-  int k_, stride_;
+  int k_, stride_, padding_;
+  bool ceil_mode_;
 };
 
 class ReLU : public Module {

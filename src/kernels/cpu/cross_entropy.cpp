@@ -74,25 +74,38 @@ void nll_backward(int N, int C, const int64_t* target, const T* dloss, T* dlogp)
 }
 
 template <typename T>
-void cross_entropy_forward(int N, int C, const T* logits, const int64_t* target, T* loss, T* probs) {
-  double acc = 0.0;
+void cross_entropy_forward(int N, int C, const T* logits, const int64_t* target, double smoothing, T* row_loss,
+                           T* probs) {
   for (int i = 0; i < N; ++i) {
     const T* x = logits + static_cast<int64_t>(i) * C;
     T* p = probs + static_cast<int64_t>(i) * C;
     T m, ls;
     row_stats(C, x, m, ls);
-    for (int c = 0; c < C; ++c) p[c] = std::exp(x[c] - m - ls);
-    acc += -static_cast<double>(x[target[i]] - m - ls);
+    double all = 0.0;  // sum_c -logp[c]
+    for (int c = 0; c < C; ++c) {
+      p[c] = std::exp(x[c] - m - ls);
+      all -= static_cast<double>(x[c] - m - ls);
+    }
+    const double nll = -static_cast<double>(x[target[i]] - m - ls);
+    row_loss[i] = static_cast<T>((1.0 - smoothing) * nll + smoothing / C * all);
   }
-  loss[0] = static_cast<T>(acc / N);
 }
 
 template <typename T>
-void cross_entropy_backward(int N, int C, const T* probs, const int64_t* target, const T* dloss, T* dlogits) {
-  const T g = dloss[0] / static_cast<T>(N);
+void cross_entropy_reduce(int N, const T* row_loss, double scale, T* loss) {
+  double acc = 0.0;
+  for (int i = 0; i < N; ++i) acc += static_cast<double>(row_loss[i]);
+  loss[0] = static_cast<T>(acc * scale);
+}
+
+template <typename T>
+void cross_entropy_backward(int N, int C, const T* probs, const int64_t* target, double smoothing, const T* dloss,
+                            bool per_row, double scale, T* dlogits) {
+  const T off = static_cast<T>(smoothing / C), on = static_cast<T>(1.0 - smoothing);
   for (int i = 0; i < N; ++i) {
+    const T g = static_cast<T>(scale * static_cast<double>(dloss[per_row ? i : 0]));
     const int64_t r = static_cast<int64_t>(i) * C;
-    for (int c = 0; c < C; ++c) dlogits[r + c] = (probs[r + c] - (c == target[i] ? T(1) : T(0))) * g;
+    for (int c = 0; c < C; ++c) dlogits[r + c] = (probs[r + c] - (c == target[i] ? on : T(0)) - off) * g;
   }
 }
 
@@ -102,8 +115,9 @@ void cross_entropy_backward(int N, int C, const T* probs, const int64_t* target,
   template void softmax_forward<T>(int, int, const T*, T*);                                      \
   template void nll_forward<T>(int, int, const T*, const int64_t*, T*);                          \
   template void nll_backward<T>(int, int, const int64_t*, const T*, T*);                         \
-  template void cross_entropy_forward<T>(int, int, const T*, const int64_t*, T*, T*);            \
-  template void cross_entropy_backward<T>(int, int, const T*, const int64_t*, const T*, T*);
+  template void cross_entropy_forward<T>(int, int, const T*, const int64_t*, double, T*, T*);    \
+  template void cross_entropy_reduce<T>(int, const T*, double, T*);                              \
+  template void cross_entropy_backward<T>(int, int, const T*, const int64_t*, double, const T*, bool, double, T*);
 GPUNET_INSTANTIATE(float)
 GPUNET_INSTANTIATE(double)
 #undef GPUNET_INSTANTIATE

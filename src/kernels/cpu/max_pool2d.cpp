@@ -1,5 +1,6 @@
-// max_pool2d on the CPU: plain loops, one (n, c) plane at a time. For float with K == 2 and
-// stride == 2 (LeNet's pools) AVX-512 paths (isa.h) do 16 outputs per vector and AVX2 paths
+// max_pool2d on the CPU: plain loops, one (n, c) plane at a time (any kernel, stride, padding;
+// ceil-mode windows clipped to the plane). For float with K == 2, stride == 2, no padding and
+// whole windows (LeNet's pools) AVX-512 paths (isa.h) do 16 outputs per vector and AVX2 paths
 // 8: the forward applies the same rule in the same order, the backward writes what fill + add
 // would, so the results are bit-identical to the portable loops
 // (tests/ops/test_max_pool_vector.cpp runs every vector ISA the CPU has against them).
@@ -271,11 +272,16 @@ GPUNET_TARGET_AVX2 void pool2x2_backward_plane_avx2(const float* g, const int32_
 }  // namespace
 #endif
 
+// K = 2, stride 2, no padding, every window whole (floor mode): the vector paths' case.
+inline bool plain_2x2(const Pool2dShape& s) {
+  return s.K == 2 && s.stride == 2 && s.pad == 0 && s.OH == s.H / 2 && s.OW == s.W / 2;
+}
+
 template <typename T>
 void max_pool2d_forward(const Pool2dShape& s, const T* x, T* out, int32_t* argmax) {
   const int64_t planes = static_cast<int64_t>(s.N) * s.C;
   // The vector level for float 2x2 stride-2 pools (Generic: the portable loops).
-  const Isa level = std::is_same_v<T, float> && s.K == 2 && s.stride == 2 ? isa() : Isa::Generic;
+  const Isa level = std::is_same_v<T, float> && plain_2x2(s) ? isa() : Isa::Generic;
 #pragma omp parallel for schedule(static) if (planes > 16)
   for (int64_t pl = 0; pl < planes; ++pl) {
     const T* xp = x + pl * s.H * s.W;
@@ -293,7 +299,7 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* out, int32_t* argma
       }
     }
 #endif
-    if (s.K == 2 && s.stride == 2) {  // the seed's MaxPool2d(2, 2): the same rule, unrolled
+    if (plain_2x2(s)) {  // the seed's MaxPool2d(2, 2): the same rule, unrolled
       for (int oh = 0; oh < s.OH; ++oh) {
         const T* r0 = xp + 2 * oh * s.W;
         const T* r1 = r0 + s.W;
@@ -320,14 +326,18 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* out, int32_t* argma
       }
       continue;
     }
+    // The general pool: windows start at oh * stride - pad and are clipped to the plane
+    // (padding never wins, as PyTorch's -inf padding); the first in-plane element starts.
     for (int oh = 0; oh < s.OH; ++oh)
       for (int ow = 0; ow < s.OW; ++ow) {
-        const int h0 = oh * s.stride, w0 = ow * s.stride;
+        const int hs = oh * s.stride - s.pad, ws = ow * s.stride - s.pad;
+        const int h0 = std::max(hs, 0), w0 = std::max(ws, 0);
+        const int h1 = std::min(hs + s.K, s.H), w1 = std::min(ws + s.K, s.W);
         int best = h0 * s.W + w0;
         T best_v = xp[best];
-        for (int kh = 0; kh < s.K; ++kh)
-          for (int kw = 0; kw < s.K; ++kw) {
-            const int idx = (h0 + kh) * s.W + (w0 + kw);
+        for (int h = h0; h < h1; ++h)
+          for (int w = w0; w < w1; ++w) {
+            const int idx = h * s.W + w;
             const T v = xp[idx];
             // PyTorch's rule: a strictly larger value or a NaN takes over (branch-free: the
             // comparison is data-dependent and mispredicts half the time).
@@ -344,7 +354,7 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* out, int32_t* argma
 template <typename T>
 void max_pool2d_backward(const Pool2dShape& s, const T* dout, const int32_t* argmax, T* dx) {
   const int64_t planes = static_cast<int64_t>(s.N) * s.C;
-  const Isa level = std::is_same_v<T, float> && s.K == 2 && s.stride == 2 && s.OW > 8 ? isa() : Isa::Generic;
+  const Isa level = std::is_same_v<T, float> && plain_2x2(s) && s.OW > 8 ? isa() : Isa::Generic;
 #pragma omp parallel for schedule(static) if (planes > 16)
   for (int64_t pl = 0; pl < planes; ++pl) {
     T* dp = dx + pl * s.H * s.W;

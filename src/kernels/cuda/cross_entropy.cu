@@ -1,6 +1,7 @@
-// log_softmax, softmax, nll and the fused cross-entropy on the GPU: one warp per row (the
-// classes of a row are spread over the lanes and reduced with shuffles). Scalar losses are
-// reduced in one block in a fixed order (no atomics): the same inputs give the same bits.
+// log_softmax, softmax, nll and cross-entropy on the GPU: one warp per row (the classes of a
+// row are spread over the lanes and reduced with shuffles), rows spread over the grid. Scalar
+// losses are then reduced in one block in a fixed order (no atomics): the same inputs give the
+// same bits.
 // Invalid targets (outside [0, C)) give a NaN loss rather than an out-of-bounds read.
 #include "kernels/cross_entropy.h"
 
@@ -90,41 +91,47 @@ __global__ void nll_backward_kernel(int N, int C, const int64_t* target, const f
   }
 }
 
-// The fused forward, one launch: one block, warp w takes rows w, w + 32, ...; each warp
-// writes its rows' probabilities and keeps the sum of their losses (lane 0, double); the
-// 32 warp sums are added in warp order. N is a batch (small), so one block suffices.
-__global__ void cross_entropy_forward_kernel(int N, int C, const float* logits, const int64_t* target, float* loss,
-                                             float* probs) {
-  __shared__ double warp_loss[32];
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
-  double acc = 0.0;
-  for (int r = warp; r < N; r += nwarps) {
+// One warp per row (row-parallel over the grid): the row's probabilities and its loss.
+__global__ void cross_entropy_forward_kernel(int N, int C, const float* logits, const int64_t* target,
+                                             double smoothing, float* row_loss, float* probs) {
+  const int lane = threadIdx.x % 32, nwarps = gridDim.x * (blockDim.x / 32);
+  for (int r = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; r < N; r += nwarps) {
     const float* x = logits + static_cast<int64_t>(r) * C;
     float* p = probs + static_cast<int64_t>(r) * C;
     float m, ls;
     row_stats(C, x, m, ls);
-    for (int c = lane; c < C; c += 32) p[c] = expf(x[c] - m - ls);
+    double all = 0.0;
+    for (int c = lane; c < C; c += 32) {
+      p[c] = expf(x[c] - m - ls);
+      all -= static_cast<double>(x[c] - m - ls);
+    }
+    all = warp_sum(all);
     if (lane == 0) {
       const int64_t t = target[r];
-      acc += (t >= 0 && t < C) ? -static_cast<double>(x[t] - m - ls) : static_cast<double>(NAN);
+      const double nll = (t >= 0 && t < C) ? -static_cast<double>(x[t] - m - ls) : static_cast<double>(NAN);
+      row_loss[r] = static_cast<float>((1.0 - smoothing) * nll + smoothing / C * all);
     }
-  }
-  if (lane == 0) warp_loss[warp] = acc;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    double total = 0.0;
-    for (int w = 0; w < nwarps; ++w) total += warp_loss[w];
-    loss[0] = static_cast<float>(total / N);
   }
 }
 
+// One block of kLossThreads: each thread sums rows t, t + blockDim.x, ... in double, then a
+// fixed tree (deterministic). The rows' work was done in parallel by the kernel above.
+__global__ void cross_entropy_reduce_kernel(int N, const float* row_loss, double scale, float* loss) {
+  double acc = 0.0;
+  for (int r = threadIdx.x; r < N; r += blockDim.x) acc += static_cast<double>(row_loss[r]);
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) loss[0] = static_cast<float>(acc * scale);
+}
+
 __global__ void cross_entropy_backward_kernel(int N, int C, const float* probs, const int64_t* target,
-                                              const float* dloss, float* dlogits) {
-  const float g = dloss[0] / static_cast<float>(N);
+                                              double smoothing, const float* dloss, bool per_row, double scale,
+                                              float* dlogits) {
+  const float off = static_cast<float>(smoothing / C), on = static_cast<float>(1.0 - smoothing);
   const int64_t total = static_cast<int64_t>(N) * C;
   GPUNET_GRID_STRIDE(k, total) {
     const int64_t r = k / C, c = k % C;
-    dlogits[k] = (probs[k] - (target[r] == c ? 1.0f : 0.0f)) * g;
+    const float g = static_cast<float>(scale * static_cast<double>(dloss[per_row ? r : 0]));
+    dlogits[k] = (probs[k] - (target[r] == c ? on : 0.0f) - off) * g;
   }
 }
 
@@ -160,16 +167,25 @@ void nll_backward(int N, int C, const int64_t* target, const float* dloss, float
   GPUNET_KERNEL_CHECK();
 }
 
-void cross_entropy_forward(int N, int C, const float* logits, const int64_t* target, float* loss, float* probs) {
-  cross_entropy_forward_kernel<<<1, kLossThreads, 0, stream()>>>(N, C, logits, target, loss, probs);
+void cross_entropy_forward(int N, int C, const float* logits, const int64_t* target, double smoothing,
+                           float* row_loss, float* probs) {
+  if (N <= 0 || C <= 0) return;
+  cross_entropy_forward_kernel<<<row_blocks(N), kRowThreads, 0, stream()>>>(N, C, logits, target, smoothing,
+                                                                            row_loss, probs);
   GPUNET_KERNEL_CHECK();
 }
 
-void cross_entropy_backward(int N, int C, const float* probs, const int64_t* target, const float* dloss,
-                            float* dlogits) {
+void cross_entropy_reduce(int N, const float* row_loss, double scale, float* loss) {
+  cross_entropy_reduce_kernel<<<1, kLossThreads, 0, stream()>>>(N, row_loss, scale, loss);
+  GPUNET_KERNEL_CHECK();
+}
+
+void cross_entropy_backward(int N, int C, const float* probs, const int64_t* target, double smoothing,
+                            const float* dloss, bool per_row, double scale, float* dlogits) {
   const int64_t total = static_cast<int64_t>(N) * C;
   if (total <= 0) return;
-  cross_entropy_backward_kernel<<<blocks_for(total), kThreads, 0, stream()>>>(N, C, probs, target, dloss, dlogits);
+  cross_entropy_backward_kernel<<<blocks_for(total), kThreads, 0, stream()>>>(N, C, probs, target, smoothing, dloss,
+                                                                              per_row, scale, dlogits);
   GPUNET_KERNEL_CHECK();
 }
 
