@@ -167,16 +167,18 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (numel() == 0) return *this;
   if (src.device() != device()) check_not_capturing(op, src.device().is_cpu() ? "copy host memory to" : "synchronise",
                                                      src.device().is_cpu() ? device() : src.device());
-  // Converted on the source's device, then made contiguous (gathered there) unless it can be
-  // read in place with the destination's shape.
+  // Converted on the source's device; then one copy: a strided one on this device when the
+  // shapes agree, else a byte copy from a contiguous source (across devices too) into a
+  // contiguous destination, else a strided one from the source brought here in our shape.
   Tensor s = src.detach().to(dtype());
-  if (s.device() != device()) s = s.to_device(device(), op);
-  // Now on our device and dtype: one strided copy from s, walked with our shape.
-  if (s.shape() != shape()) s = s.reshape(shape());
-  if (is_contiguous() && s.is_contiguous()) {
+  if (s.device() == device() && s.shape() == shape() && !(is_contiguous() && s.is_contiguous())) {
+    ops::detail::copy_strided(op, *this, s);
+  } else if (is_contiguous()) {
+    s = s.contiguous();  // gathered on the source's device
     copy_bytes(raw_data(), device(), s.raw_data(), s.device(), nbytes(), op);
   } else {
-    ops::detail::copy_strided(op, *this, s);
+    if (s.device() != device()) s = s.to_device(device(), op);
+    ops::detail::copy_strided(op, *this, s.reshape(shape()));
   }
   return *this;
 }

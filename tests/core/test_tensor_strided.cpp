@@ -149,5 +149,46 @@ TEST(TensorStrided, MoreThanEightDimensionsCollapseOrAreRefused) {
   }
 }
 
+TEST(TensorStrided, ReshapeAndViewAgreeWithTheRowMajorOrderOnRandomLayouts) {
+  // Random strided layouts (a permutation of a contiguous tensor, then a narrow) reshaped into
+  // every factorisation of a few shapes: reshape always gives the row-major elements; view gives
+  // them too whenever it succeeds, without a copy, and reshape copies only when view fails.
+  Generator gen(5);
+  int views = 0, copies = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    const int64_t a = 1 + static_cast<int64_t>(gen.uniform(0.f, 3.f)), b = 2, c = 1 + static_cast<int64_t>(gen.uniform(0.f, 4.f));
+    Tensor base = iota({a, b, c * 2}, DType::Int64);
+    auto im = std::make_shared<TensorImpl>(*base.impl_ptr());
+    if (trial % 3 == 1) {  // swap the first two dimensions
+      std::swap(im->shape[0], im->shape[1]);
+      std::swap(im->strides[0], im->strides[1]);
+    }
+    Tensor x = Tensor(im);
+    if (trial % 2 == 0) x = x.narrow(2, (trial / 2) % 2 * c, c);  // the first or second half of the last dimension
+    const std::vector<double> want = by_index(x);
+    const int64_t n = x.numel();
+    for (int64_t p = 1; p <= n; ++p) {
+      if (n % p) continue;
+      for (const Shape& s : {Shape{p, n / p}, Shape{n / p, 1, p}, Shape{n}}) {
+        const Tensor r = x.reshape(s);
+        EXPECT_EQ(r.to_vector<double>(), want) << shape_str(x.shape()) << " strides " << shape_str(x.strides())
+                                               << " -> " << shape_str(s);
+        bool viewed = true;
+        try {
+          const Tensor v = x.view(s);
+          EXPECT_EQ(v.storage(), x.storage());
+          EXPECT_EQ(by_index(v), want) << shape_str(x.shape()) << " -> " << shape_str(s);
+        } catch (const Error&) {
+          viewed = false;
+        }
+        EXPECT_EQ(r.storage() == x.storage(), viewed) << shape_str(x.shape()) << " -> " << shape_str(s);
+        (viewed ? views : copies) += 1;
+      }
+    }
+  }
+  EXPECT_GT(views, 0);
+  EXPECT_GT(copies, 0);
+}
+
 }  // namespace
 }  // namespace gpunet
