@@ -56,6 +56,11 @@ TEST(CnnOpErrors, PoolingActivationsLossDropout) {
   expect_error([&] { ops::dropout(x, 1.5, true, 0, 0); }, {"dropout", "p=1.5"});
   expect_error([&] { ops::dropout(x, -0.2, false, 0, 0); }, {"dropout", "p=-0.2"});
   expect_error([&] { ops::add(rand({2, 3, 4, 4}, 5), rand({4, 1, 1}, 6)); }, {"add", "[2, 3, 4, 4]", "[4, 1, 1]"});
+  // Hyperparameters are user input (the CLI's exit code 2 with one line): InputError.
+  EXPECT_THROW(ops::cross_entropy(logits, y, 1.0), InputError);
+  EXPECT_THROW(ops::dropout(x, 1.5, true, 0, 0), InputError);
+  EXPECT_THROW(ops::max_pool2d(x, 3, 1, 2), InputError);
+  EXPECT_THROW(ops::batch_norm2d(x, Tensor(), Tensor(), Tensor(), Tensor(), true, -0.5), InputError);
 }
 
 TEST(Dropout, SemanticsAndReproducibility) {
