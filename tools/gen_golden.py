@@ -213,7 +213,11 @@ def pooling_cases(g):
             ("max", (1, 2, 10, 11), 3, 3, 0, True, True), ("max", (2, 2, 6, 6), 4, 2, 2, False, True),
             ("avg", (2, 3, 8, 8), 2, 2, 0, False, True), ("avg", (2, 2, 9, 7), 3, 2, 1, False, True),
             ("avg", (2, 2, 9, 7), 3, 2, 1, False, False), ("avg", (1, 2, 8, 8), 3, 2, 1, True, True),
-            ("avg", (1, 3, 7, 7), 2, 2, 0, True, True), ("avg", (1, 2, 10, 10), 3, 3, 1, True, False)]:
+            ("avg", (1, 3, 7, 7), 2, 2, 0, True, True), ("avg", (1, 2, 10, 10), 3, 3, 1, True, False),
+            # ceil_mode's rule drops a last window that would start in the right padding (5 -> 3,
+            # not 4); the count_include_pad divisor is clipped to the input plus padding.
+            ("max", (1, 2, 5, 5), 2, 2, 1, True, True), ("avg", (1, 2, 5, 5), 2, 2, 1, True, True),
+            ("avg", (1, 2, 6, 6), 3, 2, 1, True, True)]:
         x = leaf(torch.randn(*shape, generator=g))
         if kind == "max":
             out = F.max_pool2d(x, k, s, p, ceil_mode=ceil)

@@ -41,8 +41,8 @@ struct SiluNode : autograd::Node {
 Tensor gelu(const Tensor& x_in, const std::string& approximate) {
   const char* op = "gelu";
   detail::check_float32(op, "input", x_in);
-  GPUNET_CHECK(approximate == "none" || approximate == "tanh", op,
-               ": approximate must be 'none' or 'tanh', got '", approximate, "'");
+  GPUNET_INPUT_CHECK(approximate == "none" || approximate == "tanh", op,
+                     ": approximate must be 'none' or 'tanh', got '", approximate, "'");
   const bool tanh_approx = approximate == "tanh";
   const Tensor x = x_in.contiguous();
   Tensor out = Tensor::empty(x.shape(), DType::Float32, x.device());

@@ -52,8 +52,8 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& b
                ": running_mean and running_var must be given together");
   GPUNET_CHECK(!running_mean.defined() || (running_mean.is_contiguous() && running_var.is_contiguous()), op,
                ": running statistics must be contiguous (they are updated in place)");
-  GPUNET_CHECK(eps > 0.0, op, ": eps must be > 0, got ", eps);
-  GPUNET_CHECK(momentum >= 0.0 && momentum <= 1.0, op, ": momentum must be in [0, 1], got ", momentum);
+  GPUNET_INPUT_CHECK(eps > 0.0, op, ": eps must be > 0, got ", eps);
+  GPUNET_INPUT_CHECK(momentum >= 0.0 && momentum <= 1.0, op, ": momentum must be in [0, 1], got ", momentum);
   // Without running statistics the batch statistics are used in eval mode too (PyTorch's
   // track_running_stats=False).
   const bool use_batch_stats = training || !running_mean.defined();

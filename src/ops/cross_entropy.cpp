@@ -118,8 +118,8 @@ Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in) {
 Tensor cross_entropy(const Tensor& x_in, const Tensor& target_in, double label_smoothing, Reduction reduction) {
   const char* op = "cross_entropy";
   check_logits(op, "logits", x_in, &target_in);
-  GPUNET_CHECK(std::isfinite(label_smoothing) && label_smoothing >= 0.0 && label_smoothing < 1.0, op,
-               ": label_smoothing must be in [0, 1), got ", label_smoothing);
+  GPUNET_INPUT_CHECK(std::isfinite(label_smoothing) && label_smoothing >= 0.0 && label_smoothing < 1.0, op,
+                     ": label_smoothing must be in [0, 1), got ", label_smoothing);
   const Tensor x = x_in.contiguous(), target = target_in.contiguous();
   const int N = static_cast<int>(x.shape()[0]), C = static_cast<int>(x.shape()[1]);
   const Device dev = x.device();

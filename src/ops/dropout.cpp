@@ -27,8 +27,8 @@ struct DropoutNode : autograd::Node {
 Tensor dropout(const Tensor& x_in, double p, bool training, uint64_t seed, uint64_t offset) {
   const char* op = "dropout";
   detail::check_float32(op, "input", x_in);
-  GPUNET_CHECK(std::isfinite(p) && p >= 0.0 && p <= 1.0, op, ": dropout probability has to be between 0 and 1, but got p=",
-               p);
+  GPUNET_INPUT_CHECK(std::isfinite(p) && p >= 0.0 && p <= 1.0, op,
+                     ": dropout probability has to be between 0 and 1, but got p=", p);
   if (!training || p == 0.0) return x_in;  // the identity (PyTorch returns the input too)
   const Tensor x = x_in.contiguous();
   Tensor out = Tensor::empty(x.shape(), DType::Float32, x.device());

@@ -21,11 +21,11 @@ inline kernels::Pool2dShape pool2d_shape(const char* op, const Tensor& x, int ke
   check_float32(op, "input", x);
   check_dim(op, "input", x, 4, "NCHW");
   if (stride == 0) stride = kernel;
-  GPUNET_CHECK(kernel >= 1, op, ": kernel size must be >= 1, got ", kernel);
-  GPUNET_CHECK(stride >= 1, op, ": stride must be >= 1, got ", stride);
-  GPUNET_CHECK(padding >= 0, op, ": padding must be >= 0, got ", padding);
-  GPUNET_CHECK(padding <= kernel / 2, op, ": pad should be at most half of effective kernel size, but got pad=",
-               padding, ", kernel_size=", kernel, " and dilation=1");
+  GPUNET_INPUT_CHECK(kernel >= 1, op, ": kernel size must be >= 1, got ", kernel);
+  GPUNET_INPUT_CHECK(stride >= 1, op, ": stride must be >= 1, got ", stride);
+  GPUNET_INPUT_CHECK(padding >= 0, op, ": padding must be >= 0, got ", padding);
+  GPUNET_INPUT_CHECK(padding <= kernel / 2, op, ": pad should be at most half of effective kernel size, but got pad=",
+                     padding, ", kernel_size=", kernel, " and dilation=1");
   kernels::Pool2dShape s{};
   s.N = to_int(op, x.shape()[0]);
   s.C = to_int(op, x.shape()[1]);

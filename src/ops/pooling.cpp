@@ -55,7 +55,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x_in, int output_h, int output_w) {
   const char* op = "adaptive_avg_pool2d";
   detail::check_float32(op, "input", x_in);
   detail::check_dim(op, "input", x_in, 4, "NCHW");
-  GPUNET_CHECK(output_h >= 1 && output_w >= 1, op, ": output size must be >= 1, got ", output_h, "x", output_w);
+  GPUNET_INPUT_CHECK(output_h >= 1 && output_w >= 1, op, ": output size must be >= 1, got ", output_h, "x", output_w);
   kernels::AdaptivePool2dShape s{};
   s.N = detail::to_int(op, x_in.shape()[0]);
   s.C = detail::to_int(op, x_in.shape()[1]);

@@ -56,6 +56,11 @@ TEST(CnnOpErrors, PoolingActivationsLossDropout) {
   expect_error([&] { ops::dropout(x, 1.5, true, 0, 0); }, {"dropout", "p=1.5"});
   expect_error([&] { ops::dropout(x, -0.2, false, 0, 0); }, {"dropout", "p=-0.2"});
   expect_error([&] { ops::add(rand({2, 3, 4, 4}, 5), rand({4, 1, 1}, 6)); }, {"add", "[2, 3, 4, 4]", "[4, 1, 1]"});
+  // Hyperparameters are user input (the CLI's exit code 2 with one line): InputError.
+  EXPECT_THROW(ops::cross_entropy(logits, y, 1.0), InputError);
+  EXPECT_THROW(ops::dropout(x, 1.5, true, 0, 0), InputError);
+  EXPECT_THROW(ops::max_pool2d(x, 3, 1, 2), InputError);
+  EXPECT_THROW(ops::batch_norm2d(x, Tensor(), Tensor(), Tensor(), Tensor(), true, -0.5), InputError);
 }
 
 TEST(Dropout, SemanticsAndReproducibility) {
@@ -152,6 +157,31 @@ TEST(MaxPool2d, GeneralPathAgreesWithTheFastPathOnItsCase) {
   for (int p = 0; p < 6; ++p)
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 4; ++j) EXPECT_EQ(gv[(p * 5 + i) * 5 + j], fast[(p * 4 + i) * 4 + j]);
+}
+
+TEST(ResidualBlock, EveryNewOpInOneGraphGivesFiniteNonzeroGradients) {
+  // conv -> batch_norm -> gelu -> conv -> batch_norm, + shortcut, silu, dropout, avg pool,
+  // adaptive pool, linear, cross_entropy with label smoothing: one backward reaches every leaf.
+  const Tensor x = rand({2, 4, 8, 8}, 20);
+  Tensor w1 = (rand({4, 4, 3, 3}, 21) * 0.3).requires_grad_(), w2 = (rand({4, 4, 3, 3}, 22) * 0.3).requires_grad_();
+  Tensor g1 = Tensor::ones({4}).requires_grad_(), b1 = Tensor::zeros({4}).requires_grad_();
+  Tensor g2 = Tensor::ones({4}).requires_grad_(), b2 = Tensor::zeros({4}).requires_grad_();
+  Tensor fc = (rand({3, 4}, 23) * 0.5).requires_grad_();
+  Tensor rm = Tensor::zeros({4}), rv = Tensor::ones({4});
+  Tensor h = ops::gelu(ops::batch_norm2d(ops::conv2d(x, w1, Tensor(), 1, 1), g1, b1, rm, rv, true));
+  h = ops::batch_norm2d(ops::conv2d(h, w2, Tensor(), 1, 1), g2, b2, Tensor(), Tensor(), true);
+  h = ops::dropout(ops::silu(ops::add(x, h)), 0.2, true, 3, 0);
+  h = ops::adaptive_avg_pool2d(ops::avg_pool2d(h, 3, 2, 1), 1);
+  const Tensor logits = ops::linear(ops::flatten(h), fc, Tensor());
+  const Tensor loss = ops::cross_entropy(logits, Tensor::from_vector<int64_t>({0, 2}, {2}), 0.1);
+  loss.backward();
+  for (const Tensor* t : {&w1, &w2, &g1, &b1, &g2, &b2, &fc}) {
+    ASSERT_TRUE(t->grad().defined());
+    EXPECT_TRUE(ops::all_finite(t->grad()));
+    double norm = 0;
+    for (float v : t->grad().to_vector<float>()) norm += std::abs(v);
+    EXPECT_GT(norm, 0.0);
+  }
 }
 
 }  // namespace

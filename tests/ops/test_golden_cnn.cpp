@@ -106,7 +106,7 @@ TEST(GoldenCnn, Pooling) {
     out.backward(golden_tensor(c["dout"]));
     EXPECT_ALL_CLOSE(x.grad(), golden_tensor(c["dx"]), 1e-6, 1e-5);
   }
-  EXPECT_EQ(count, 17);
+  EXPECT_EQ(count, 20);
 }
 
 TEST(GoldenCnn, CrossEntropyLabelSmoothingAndReductions) {
