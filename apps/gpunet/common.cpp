@@ -95,7 +95,6 @@ std::string model_help(bool recognised_without) {
   const auto& reg = models::registry();
   std::string s = "the network: " + reg.known();
   if (recognised_without) s += " (default: recognised from the checkpoint's tensor names)";
-  else s += " (default: " + reg.default_name() + ")";
   return s;
 }
 

@@ -40,7 +40,8 @@ std::string graph_mode_help();
 /// The registered model a --model flag names; InputError "--model x: unknown model; known
 /// models: lenet" otherwise.
 const models::ModelEntry& model_flag(const std::string& name);
-/// The --model help text: the known models from the registry, and what happens without it.
+/// The --model help text: the known models from the registry, and (for eval and predict, where
+/// `recognised_without`) that the checkpoint's tensor names choose the model without it.
 std::string model_help(bool recognised_without);
 
 /// The tensor names of the safetensors file `path` (InputError, naming it, when unreadable).

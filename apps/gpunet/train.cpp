@@ -55,6 +55,8 @@ class TrainRun {
         checkpoints_(opt_, *net_, *optimizer_, loader_, step_, divergence_),
         progress_(opt_, planned_steps(), at_.steps),
         log_(opt_, step_, metrics_, divergence_, progress_) {}
+  TrainRun(const TrainRun&) = delete;  // the parts hold references to each other
+  TrainRun& operator=(const TrainRun&) = delete;
 
   // The epochs, from where the run starts to --epochs, --max-steps or a signal.
   Outcome train() {
