@@ -1,5 +1,5 @@
-// `gpunet bench`: images/s of the seed's training step (LeNet, cross-entropy, SGD lr 0.001
-// momentum 0.9, the real data loader) per batch size. Validate, then time: one step must give
+// `gpunet bench`: images/s of the seed's training step (--model, LeNet by default; cross-entropy,
+// SGD lr 0.001 momentum 0.9, the real data loader) per batch size. Validate, then time: one step must give
 // a finite loss before any clock is read; every repeat ends with a device synchronise and a
 // finite running loss. Reports the median over repeats, as a table or JSON lines.
 #include <omp.h>
@@ -20,7 +20,7 @@
 #include "gpunet/data/cifar10.h"
 #include "gpunet/data/loader.h"
 #include "gpunet/error.h"
-#include "gpunet/models/lenet.h"
+#include "gpunet/models/registry.h"
 #include "gpunet/optim/sgd.h"
 #include "gpunet/tensor.h"
 #include "gpunet/train.h"
@@ -30,6 +30,7 @@ namespace {
 
 struct BenchArgs {
   std::string data, device, batch_sizes = "4,64,512", cuda_graph = "auto", data_path = "auto";
+  std::string model = models::registry().default_name();
   int steps = 200, warmup = 20, repeats = 3, threads = 0;
   bool json = false, loader_only = false;
 };
@@ -82,11 +83,10 @@ void one_step(data::DataLoader& loader, TrainStep& step, data::Batch& b, bool lo
 
 Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev, int64_t batch, const BenchArgs& a) {
   Generator gen(0);
-  models::LeNet net(gen);
-  net.to(dev);
-  optim::SGD opt(net, {.lr = 0.001, .momentum = 0.9});
-  TrainStep step(net, opt,
-                 a.cuda_graph == "on" ? GraphMode::On : a.cuda_graph == "off" ? GraphMode::Off : GraphMode::Auto);
+  const std::shared_ptr<nn::Module> net = models::make_model(a.model, gen);
+  net->to(dev);
+  optim::SGD opt(*net, {.lr = 0.001, .momentum = 0.9});
+  TrainStep step(*net, opt, parse_graph_mode(a.cuda_graph));
   data::LoaderOptions lo;
   lo.batch_size = batch;
   lo.shuffle = true;
@@ -135,8 +135,8 @@ Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev
 void run_bench(const BenchArgs& a) {
   if (a.data_path != "auto" && a.data_path != "host" && a.data_path != "device")
     throw InputError("--data-path " + a.data_path + ": expected auto, host or device");
-  if (a.cuda_graph != "auto" && a.cuda_graph != "on" && a.cuda_graph != "off")
-    throw InputError("--cuda-graph " + a.cuda_graph + ": expected auto, on or off");
+  parse_graph_mode(a.cuda_graph);  // checked before any work
+  const models::ModelEntry& model = model_flag(a.model);
   const std::vector<int64_t> sizes = parse_batch_sizes(a.batch_sizes);
   std::string why;
   const Device dev = choose_device(a.device, &why);
@@ -157,8 +157,8 @@ void run_bench(const BenchArgs& a) {
       std::printf("gpunet bench --loader-only: batches (gather, normalise, upload) from %lld images in %s\n",
                   static_cast<long long>(ds->n), dc.dir.c_str());
     else
-      std::printf("gpunet bench: LeNet, SGD(lr=0.001, momentum=0.9), %lld images from %s; cpu kernels %s\n",
-                  static_cast<long long>(ds->n), dc.dir.c_str(), cpu_kernels().c_str());
+      std::printf("gpunet bench: %s, SGD(lr=0.001, momentum=0.9), %lld images from %s; cpu kernels %s\n",
+                  model.display_name.c_str(), static_cast<long long>(ds->n), dc.dir.c_str(), cpu_kernels().c_str());
     std::printf("%-8s %6s %12s %10s %8s %8s %8s %13s %6s\n", "device", "batch", "images/s", "ms/step", "steps", "repeats",
                 "threads", "peak host MiB", "data");
     std::fflush(stdout);
@@ -168,6 +168,7 @@ void run_bench(const BenchArgs& a) {
     const char* path = r.device_resident ? "device" : "host";
     if (a.json) {
       nlohmann::json j = {{"device", dev.str()},
+                          {"model", model.name},
                           {"batch_size", batch},
                           {"images_per_second", std::round(r.images_per_second * 10) / 10},
                           {"ms_per_step", std::round(r.ms_per_step * 10000) / 10000},
@@ -209,7 +210,8 @@ void register_bench(CLI::App& app, int& exit_code) {
                   "auto, host (batches made on the CPU, uploaded) or device (dataset resident on the device)")
       ->default_val("auto");
   cmd->add_flag("--loader-only", a->loader_only, "time only the data loader (images/s of batches), not training");
-  cmd->add_option("--cuda-graph", a->cuda_graph, "auto, on (error when unsupported) or off")->default_val("auto");
+  cmd->add_option("--cuda-graph", a->cuda_graph, graph_mode_help())->default_val("auto");
+  cmd->add_option("--model", a->model, model_help(false))->capture_default_str();
   cmd->callback([a, &exit_code] {
     run_bench(*a);
     exit_code = 0;

@@ -3,12 +3,12 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include "gpunet/io/checkpoint.h"
-#include "gpunet/models/lenet.h"
-
+#include "gpunet/io/safetensors.h"
 
 namespace gpunet::cli {
 namespace fs = std::filesystem;
@@ -59,11 +59,76 @@ void set_threads(int n) {
   omp_set_num_threads(n);  // OpenBLAS follows per gemm (src/kernels/cpu/gemm.h)
 }
 
-std::shared_ptr<nn::Module> load_model(const std::string& model_name, const std::string& checkpoint) {
-  auto model = models::make_model(model_name);
+namespace {
+struct GraphModeName {
+  const char* name;
+  GraphMode mode;
+  const char* help;
+};
+constexpr GraphModeName kGraphModes[] = {{"auto", GraphMode::Auto, "when the step supports it"},
+                                         {"on", GraphMode::On, "error when unsupported"},
+                                         {"off", GraphMode::Off, "eager steps"}};
+}  // namespace
+
+GraphMode parse_graph_mode(const std::string& flag) {
+  for (const auto& g : kGraphModes)
+    if (flag == g.name) return g.mode;
+  std::string names;
+  for (const auto& g : kGraphModes) names += std::string(names.empty() ? "" : ", ") + g.name;
+  throw InputError("--cuda-graph " + flag + ": expected one of " + names);
+}
+
+std::string graph_mode_help() {
+  std::string s = "replay the training step as one CUDA graph (GPU only):";
+  const char* sep = " ";
+  for (const auto& g : kGraphModes) s += std::string(sep) + g.name + " (" + g.help + ")", sep = ", ";
+  return s;
+}
+
+const models::ModelEntry& model_flag(const std::string& name) {
+  const auto& reg = models::registry();
+  if (const models::ModelEntry* e = reg.find(name)) return *e;
+  throw InputError("--model " + name + ": unknown model; known models: " + reg.known());
+}
+
+std::string model_help(bool recognised_without) {
+  const auto& reg = models::registry();
+  std::string s = "the network: " + reg.known();
+  if (recognised_without) s += " (default: recognised from the checkpoint's tensor names)";
+  return s;
+}
+
+std::vector<std::string> checkpoint_tensor_names(const std::string& path) {
+  std::vector<std::string> names;
+  for (const auto& [name, t] : io::load_safetensors(path).tensors) names.push_back(name);
+  return names;
+}
+
+void load_weights_into(nn::Module& net, const models::ModelEntry& entry, const std::string& path) {
+  try {
+    io::load_weights(path, net.state_dict(), entry.display_name);
+  } catch (const InputError& e) {
+    std::string hint;
+    try {
+      hint = models::registry().mismatch_hint(checkpoint_tensor_names(path), entry.name);
+    } catch (const Error&) {
+      // An unreadable file: load_weights' own message says why.
+    }
+    if (hint.empty()) throw;
+    throw InputError(e.what() + hint);
+  }
+}
+
+LoadedModel load_model(const std::string& model_name, const std::string& checkpoint) {
+  const auto& reg = models::registry();
+  const models::ModelEntry* entry = model_name.empty() ? nullptr : &model_flag(model_name);
   if (!fs::exists(checkpoint)) throw InputError("checkpoint " + checkpoint + ": no such file");
-  io::load_weights(checkpoint, model->state_dict(), model_name == "lenet" ? "LeNet" : model_name);
-  return model;
+  if (!entry) entry = &reg.recognise_or_throw(checkpoint_tensor_names(checkpoint), "checkpoint " + checkpoint);
+  Generator gen(0);
+  LoadedModel m{entry->make(gen), entry};
+  load_weights_into(*m.net, *entry, checkpoint);
+  if (model_name.empty()) std::fprintf(stderr, "gpunet: checkpoint looks like %s\n", entry->name.c_str());
+  return m;
 }
 
 bool stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }

@@ -1,12 +1,15 @@
 #pragma once
 // Helpers shared by the subcommands: choosing the device and the data folder, threads,
-// loading a model from a checkpoint.
+// loading a model from a checkpoint, the --model and --cuda-graph flags.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gpunet/data/cifar10.h"
 #include "gpunet/device.h"
+#include "gpunet/models/registry.h"
 #include "gpunet/nn/module.h"
+#include "gpunet/train.h"
 
 namespace gpunet::cli {
 
@@ -28,8 +31,37 @@ DataChoice choose_data(const std::string& flag);
 /// Sets OpenMP and OpenBLAS threads (n >= 1; 0 leaves the defaults).
 void set_threads(int n);
 
-/// Makes `model_name` (seeded) and loads `checkpoint` (a safetensors weights file) into it.
-std::shared_ptr<nn::Module> load_model(const std::string& model_name, const std::string& checkpoint);
+/// The --cuda-graph values "auto", "on", "off" as a GraphMode; InputError naming the flag
+/// otherwise. The one mapping, used by train and bench.
+GraphMode parse_graph_mode(const std::string& flag);
+/// The --cuda-graph help text, listing the values parse_graph_mode accepts.
+std::string graph_mode_help();
+
+/// The registered model a --model flag names; InputError "--model x: unknown model; known
+/// models: lenet" otherwise.
+const models::ModelEntry& model_flag(const std::string& name);
+/// The --model help text: the known models from the registry, and (for eval and predict, where
+/// `recognised_without`) that the checkpoint's tensor names choose the model without it.
+std::string model_help(bool recognised_without);
+
+/// The tensor names of the safetensors file `path` (InputError, naming it, when unreadable).
+std::vector<std::string> checkpoint_tensor_names(const std::string& path);
+
+/// Loads the weights file `path` into `net`, a model `entry` built, strictly (io::load_weights).
+/// On a mismatch whose file is exactly another registered model's, the one-line error says
+/// which: "...; it looks like a resnet18 checkpoint (--model resnet18)".
+void load_weights_into(nn::Module& net, const models::ModelEntry& entry, const std::string& path);
+
+struct LoadedModel {
+  std::shared_ptr<nn::Module> net;
+  const models::ModelEntry* entry = nullptr;
+};
+/// Makes the model (seeded) and loads `checkpoint` (a safetensors weights file) into it.
+/// `model_name` given: that model (InputError for an unknown name). Empty: the model is
+/// recognised from the file's tensor names, and once loaded one line on stderr says which:
+/// "gpunet: checkpoint looks like lenet". A file no model matches is an InputError naming the
+/// closest model and its missing and unexpected tensors.
+LoadedModel load_model(const std::string& model_name, const std::string& checkpoint);
 
 /// True when stderr is a terminal (progress bars).
 bool stderr_is_tty();

@@ -1,4 +1,5 @@
-// `gpunet eval --checkpoint FILE`: test accuracy, per-class accuracy and mean loss.
+// `gpunet eval --checkpoint FILE`: test accuracy, per-class accuracy and mean loss. Without
+// --model the model is recognised from the checkpoint's tensor names (said on stderr).
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -10,7 +11,7 @@ namespace gpunet::cli {
 namespace {
 
 struct EvalOptions {
-  std::string checkpoint, data, device, model = "lenet";
+  std::string checkpoint, data, device, model;  // empty: recognised from the checkpoint
   int64_t batch_size = 1000;
   bool json = false;
   int threads = 0;
@@ -23,15 +24,17 @@ int run_eval(const EvalOptions& o) {
   const Device device = choose_device(o.device, &why);
   const DataChoice dc = choose_data(o.data);
   if (dc.sample) std::fprintf(stderr, "%s\n", dc.note.c_str());
-  auto net = load_model(o.model, o.checkpoint);
+  data::Cifar10 test(dc.dir, data::Split::Test);  // a bad dataset fails before the model is chosen
+  const LoadedModel m = load_model(o.model, o.checkpoint);
+  nn::Module* net = m.net.get();
   net->to(device);
-  data::Cifar10 test(dc.dir, data::Split::Test);
   EvalResult r = evaluate(*net, test, device, o.batch_size);
   if (o.json) {
     nlohmann::json j = {{"correct", r.correct},         {"total", r.total},
                         {"accuracy", r.accuracy()},     {"mean_loss", r.mean_loss},
                         {"per_class_correct", r.per_class_correct}, {"per_class_total", r.per_class_total},
-                        {"classes", test.classes},      {"device", device.str()}};
+                        {"classes", test.classes},      {"device", device.str()},
+                        {"model", m.entry->name}};
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
@@ -53,7 +56,7 @@ void register_eval(CLI::App& app, int& exit_code) {
   cmd->add_option("--checkpoint", o->checkpoint, "weights (safetensors, PyTorch names), from gpunet or PyTorch")->required();
   cmd->add_option("--data", o->data, "CIFAR-10 folder (default as for train)");
   cmd->add_option("--device", o->device, "cpu, cuda or cuda:N");
-  cmd->add_option("--model", o->model, "the network: lenet")->capture_default_str();
+  cmd->add_option("--model", o->model, model_help(true));
   cmd->add_option("--batch-size", o->batch_size, "images per forward pass")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads");
   cmd->add_flag("--json", o->json, "print one JSON object");

@@ -1,4 +1,5 @@
-// `gpunet predict`: classify image files with a trained checkpoint.
+// `gpunet predict`: classify image files with a trained checkpoint (the model recognised from
+// its tensor names unless --model says which).
 //   gpunet predict --checkpoint net.safetensors cat.png dog.jpg
 //   cat.png: cat (0.71)  dog 0.12  frog 0.05
 // Each image is decoded (PNG/JPEG/BMP), resized to 32x32 when it is another size (said on
@@ -33,7 +34,7 @@ const std::vector<std::string> kTutorialClasses = {"plane", "car",   "bird",  "c
 
 struct PredictArgs {
   std::string checkpoint;
-  std::string model = "lenet";
+  std::string model;  // empty: recognised from the checkpoint
   std::string device;
   std::string data;
   int top = 3;
@@ -95,7 +96,7 @@ void run_predict(const PredictArgs& a) {
 
   std::string why;
   const Device dev = choose_device(a.device, &why);
-  auto model = load_model(a.model, a.checkpoint);
+  auto model = load_model(a.model, a.checkpoint).net;
   model->to(dev);
   model->eval();
 
@@ -139,7 +140,7 @@ void register_predict(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<PredictArgs>();
   CLI::App* cmd = app.add_subcommand("predict", "Classify image files (PNG/JPEG) with a trained checkpoint");
   cmd->add_option("--checkpoint", args->checkpoint, "Weights file (safetensors, PyTorch names)")->required();
-  cmd->add_option("--model", args->model, "Model architecture")->default_val("lenet");
+  cmd->add_option("--model", args->model, model_help(true));
   cmd->add_option("--device", args->device, "cpu, cuda or cuda:N (default: the best available)");
   cmd->add_option("--data", args->data, "Dataset folder whose batches.meta.txt names the classes");
   cmd->add_option("--top", args->top, "How many classes to show per image")->default_val(3)->check(CLI::Range(1, 1000));

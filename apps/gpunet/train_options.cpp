@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "common.h"
 #include "gpunet/error.h"
 
 namespace gpunet::cli {
@@ -29,9 +30,8 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--resume", o.resume, "continue exactly where this training state left off");
   cmd.add_option("--metrics", o.metrics, "write JSON lines (loss, images/s, test accuracy per epoch) here");
   cmd.add_flag("--quiet", o.quiet, "print only the final accuracy and errors");
-  cmd.add_option("--model", o.model, "the network: lenet")->capture_default_str();
-  cmd.add_option("--cuda-graph", o.cuda_graph, "replay the training step as one CUDA graph: auto, on (error when unsupported) or off")
-      ->capture_default_str();
+  cmd.add_option("--model", o.model, model_help(false))->capture_default_str();
+  cmd.add_option("--cuda-graph", o.cuda_graph, graph_mode_help())->capture_default_str();
 }
 
 void validate(const TrainOptions& o) {
@@ -43,12 +43,12 @@ void validate(const TrainOptions& o) {
   if (!std::isfinite(o.weight_decay) || o.weight_decay < 0) bad("--weight-decay " + std::to_string(o.weight_decay) + ": must be >= 0");
   if (o.optimizer != "sgd" && o.optimizer != "adam" && o.optimizer != "adamw") bad("--optimizer " + o.optimizer + ": use sgd, adam or adamw");
   if (o.nesterov && (o.optimizer != "sgd" || o.momentum <= 0)) bad("--nesterov needs --optimizer sgd and a --momentum above 0");
-  if (o.model != "lenet") bad("--model " + o.model + ": unknown model; known models: lenet");
+  model_flag(o.model);
   if (o.max_steps < 0) bad("--max-steps " + std::to_string(o.max_steps) + ": must be >= 0");
   if (o.log_every < 1) bad("--log-every " + std::to_string(o.log_every) + ": must be at least 1");
   if (o.checkpoint_every < 0) bad("--checkpoint-every " + std::to_string(o.checkpoint_every) + ": must be >= 0");
   if (o.checkpoint_every > 0 && o.checkpoint.empty()) bad("--checkpoint-every needs --checkpoint FILE");
-  if (o.cuda_graph != "auto" && o.cuda_graph != "on" && o.cuda_graph != "off") bad("--cuda-graph " + o.cuda_graph + ": expected auto, on or off");
+  parse_graph_mode(o.cuda_graph);
   if (o.threads < 0 || o.threads > 1024) bad("--threads " + std::to_string(o.threads) + ": must be between 1 and 1024");
   // Output files: their folder must exist now, not when the first save comes after an epoch.
   for (const auto& [flag, path] : {std::pair<const char*, const std::string&>{"--checkpoint", o.checkpoint},

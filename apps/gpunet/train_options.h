@@ -5,10 +5,12 @@
 #include <map>
 #include <string>
 
+#include "gpunet/models/registry.h"
+
 namespace gpunet::cli {
 
 struct TrainOptions {
-  std::string data, device, model = "lenet", optimizer = "sgd";
+  std::string data, device, model = models::registry().default_name(), optimizer = "sgd";
   int epochs = 10;
   int64_t batch_size = 4;
   double lr = 0.001, momentum = 0.9, weight_decay = 0.0;
@@ -17,7 +19,7 @@ struct TrainOptions {
   int64_t max_steps = 0, log_every = 2000, checkpoint_every = 0;
   int threads = 0;
   std::string init, save, checkpoint, resume, metrics;
-  std::string cuda_graph = "auto";  // auto, on or off: capture the step as a CUDA graph (GPU only)
+  std::string cuda_graph = "auto";  // parse_graph_mode (common.h): capture the step as a CUDA graph
 };
 
 void add_train_flags(CLI::App& cmd, TrainOptions& o);

@@ -13,6 +13,7 @@
 #include "gpunet/io/checkpoint.h"
 #include "gpunet/io/safetensors.h"
 #include "gpunet/models/lenet.h"
+#include "gpunet/models/registry.h"
 #include "gpunet/nn/cnn_layers.h"
 #include "gpunet/nn/layers.h"
 #include "gpunet/nn/loss.h"

@@ -23,9 +23,4 @@ Tensor LeNet::forward(const Tensor& x) {
   return (*fc3)(h);
 }
 
-std::shared_ptr<nn::Module> make_model(const std::string& name, Generator& gen) {
-  if (name == "lenet") return std::make_shared<LeNet>(gen);
-  throw InputError("unknown model '" + name + "'; known models: lenet");
-}
-
 }  // namespace gpunet::models

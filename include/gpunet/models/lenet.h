@@ -20,7 +20,4 @@ class LeNet : public nn::Module {
   std::shared_ptr<nn::Linear> fc1, fc2, fc3;
 };
 
-/// The model named `name` ("lenet"); throws InputError for an unknown name listing the known ones.
-std::shared_ptr<nn::Module> make_model(const std::string& name, Generator& gen = default_generator());
-
 }  // namespace gpunet::models

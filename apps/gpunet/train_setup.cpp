@@ -1,0 +1,49 @@
+// `gpunet train` setup: the model from the registry (with --init), the optimizer choice and the
+// training loader's options.
+#include <cstdio>
+
+#include "common.h"
+#include "gpunet/optim/adam.h"
+#include "gpunet/optim/sgd.h"
+#include "train_run.h"
+
+namespace gpunet::cli::train {
+
+void Say::operator()(const std::string& line) const {
+  if (quiet) return;
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+std::shared_ptr<nn::Module> make_net(const TrainOptions& opt, Generator& gen, Device device, const Say& say) {
+  const models::ModelEntry& entry = model_flag(opt.model);
+  std::shared_ptr<nn::Module> net = entry.make(gen);
+  if (!opt.init.empty()) {
+    load_weights_into(*net, entry, opt.init);
+    say("initial weights from " + opt.init);
+  }
+  net->to(device);
+  return net;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& opt, nn::Module& net) {
+  if (opt.optimizer == "sgd")
+    return std::make_unique<optim::SGD>(net, optim::SGDOptions{opt.lr, opt.momentum, 0.0, opt.weight_decay, opt.nesterov});
+  // validate() allows sgd, adam and adamw only.
+  optim::AdamOptions ao;
+  ao.lr = opt.lr;
+  ao.weight_decay = opt.weight_decay;
+  ao.decoupled_weight_decay = opt.optimizer == "adamw";
+  return std::make_unique<optim::Adam>(net, ao);
+}
+
+data::LoaderOptions loader_options(const TrainOptions& opt, Device device) {
+  data::LoaderOptions lo;
+  lo.batch_size = opt.batch_size;
+  lo.shuffle = !opt.no_shuffle;
+  lo.seed = opt.seed;
+  lo.device = device;
+  return lo;
+}
+
+}  // namespace gpunet::cli::train
