@@ -211,3 +211,35 @@ TEST(Optimizer, CapabilityFlags) {
   EXPECT_FALSE(plain.capturable());
   EXPECT_NO_THROW({ TrainStep s(*noisy, plain, GraphMode::On); });
 }
+
+TEST(Optimizer, StepsRunOnTheParametersDevice) {
+  // The update kernels run under the parameters' device (GPUNET_DISPATCH's guard), whatever
+  // device is current: cuda:1 parameters with cuda:0 current give the CPU's results.
+  if (cuda::device_count() < 2) GTEST_SKIP() << "needs two GPUs, found " << cuda::device_count();
+  for (bool adam : {false, true}) {
+    SCOPED_TRACE(adam ? "adam" : "sgd");
+    Net cpu, gpu;
+    gpu.seq->to(Device::cuda(1));
+    auto make = [&](nn::Module& m) -> std::unique_ptr<optim::Optimizer> {
+      if (adam) return std::make_unique<optim::Adam>(m, optim::AdamOptions{.lr = 0.01});
+      return std::make_unique<optim::SGD>(m, optim::SGDOptions{.lr = 0.1, .momentum = 0.9});
+    };
+    auto oc = make(*cpu.seq);
+    auto og = make(*gpu.seq);
+    Generator g(3);
+    Tensor x = Tensor::uniform({4, 6}, -1.f, 1.f, g);
+    Tensor y = Tensor::from_vector<int64_t>({0, 2, 1, 2}, {4});
+    for (int s = 0; s < 3; ++s) {
+      oc->zero_grad();
+      ops::cross_entropy((*cpu.seq)(x), y).backward();
+      oc->step();
+      og->zero_grad();
+      ops::cross_entropy((*gpu.seq)(x.to(Device::cuda(1))), y.to(Device::cuda(1))).backward();
+      og->step();
+    }
+    EXPECT_EQ(og->steps(), 3);
+    const auto a = cpu.l1().weight.to_vector<float>(), b = gpu.l1().weight.to_vector<float>();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 + 1e-4 * std::fabs(a[i])) << i;
+  }
+}

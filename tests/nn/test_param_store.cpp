@@ -60,6 +60,13 @@ TEST(ParamStore, AParameterInTwoGroupsIsAnInputError) {
                      {"group 1, parameter 1", "[5, 3]", "already in group 0"});
   expect_input_error([&] { optim::SGD opt({{{m.a.weight}, {}}, {{m.a.weight}, {}}}); }, {"group 1, parameter 0"});
   expect_input_error([&] { optim::ParamStore s({{{m.a.weight, m.a.weight}, {}}}); }, {"group 0, parameter 1"});
+  // With a module, the parameter is named as in the state dict.
+  models::LeNet net;
+  expect_input_error(
+      [&] {
+        optim::SGD opt({{{net.conv1->weight, net.fc1->bias}, {}}, {{net.fc2->weight, net.fc1->bias}, {}}}, &net);
+      },
+      {"'fc1.bias'", "group 0 and in group 1"});
   expect_input_error([&] { optim::ParamStore s({{{Tensor::zeros({2}, DType::Int64)}, {}}}); }, {"int64", "float32"});
   expect_input_error([&] { optim::ParamStore s(std::vector<optim::ParamGroup>{optim::ParamGroup{}}); }, {"empty parameter list"});
 }
