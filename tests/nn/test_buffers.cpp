@@ -155,3 +155,30 @@ TEST(Buffers, MoveWithTo) {
   EXPECT_EQ(handle.device(), Device::cpu());
   EXPECT_EQ(handle.to_vector<int64_t>(), std::vector<int64_t>{41});
 }
+
+TEST(Buffers, TrainingCheckpointCarriesBuffersAndResumes) {
+  io::testing::TempDir dir;
+  const std::string path = dir.file("ck.safetensors");
+  Net a;
+  a.bn1->num_batches_tracked.fill_(9);
+  a.steps.copy_(Tensor::from_vector<int64_t>({(int64_t(1) << 55) + 1, 2}, {2}));
+  optim::SGD opt(a, optim::SGDOptions{.lr = 0.1, .momentum = 0.9});
+  opt.zero_grad();
+  a(Tensor::ones({2, 3})).sum().backward();
+  opt.step();
+  io::TrainState st{a.state_dict(), opt.state_tensors(), opt.state_scalars()};
+  io::save_train_state(path, st);
+
+  io::TrainState back = io::load_train_state(path);
+  Net b;
+  optim::SGD opt_b(b, optim::SGDOptions{.lr = 0.1, .momentum = 0.9});
+  b.load_state_dict(back.model);  // strict: buffers included, int64 kept
+  opt_b.load_state(back.optimizer, back.scalars);
+  EXPECT_EQ(b.bn1->num_batches_tracked.to_vector<int64_t>(), std::vector<int64_t>{9});
+  EXPECT_EQ(b.steps.to_vector<int64_t>(), (std::vector<int64_t>{(int64_t(1) << 55) + 1, 2}));
+  EXPECT_EQ(b.fc->weight.to_vector<float>(), a.fc->weight.to_vector<float>());
+  EXPECT_EQ(opt_b.steps(), 1);
+  // A checkpoint without the buffers is rejected by the strict load, naming one.
+  StateDict params_only = a.named_parameters();
+  EXPECT_THROW(b.load_state_dict(params_only), InputError);
+}
