@@ -46,13 +46,11 @@ GroupOptions adam_group(const AdamOptions& o) {
 Adam::Adam(nn::Module& module, AdamOptions opts) : Optimizer(&module, one_group(module.parameters(), opts)) {
   for (const auto& s : kSlots) store_->slot(s);
 }
-Adam::Adam(nn::Module& module, std::vector<ParamGroup> groups) : Optimizer(&module, checked(std::move(groups))) {
-  for (const auto& s : kSlots) store_->slot(s);
-}
 Adam::Adam(std::vector<Tensor> params, AdamOptions opts) : Optimizer(nullptr, one_group(std::move(params), opts)) {
   for (const auto& s : kSlots) store_->slot(s);
 }
-Adam::Adam(std::vector<ParamGroup> groups) : Optimizer(nullptr, checked(std::move(groups))) {
+Adam::Adam(std::vector<ParamGroup> groups, nn::Module* module)
+    : Optimizer(module, checked(std::move(groups))) {
   for (const auto& s : kSlots) store_->slot(s);
 }
 

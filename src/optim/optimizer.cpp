@@ -7,9 +7,35 @@
 #include "ops/dispatch.h"
 
 namespace gpunet::optim {
+namespace {
+
+// With a module, a parameter in two groups is named as the state dict names it ("fc1.weight");
+// the store itself can only say "group g, parameter i".
+std::vector<ParamGroup> check_named(const nn::Module* module, std::vector<ParamGroup> groups) {
+  if (!module) return groups;
+  const StateDict named = module->named_parameters();
+  auto name_of = [&](const Tensor& t) -> std::string {
+    for (const auto& [n, p] : named)
+      if (p.is_same(t)) return n;
+    return "";
+  };
+  for (size_t g = 0; g < groups.size(); ++g)
+    for (size_t i = 0; i < groups[g].params.size(); ++i)
+      for (size_t h = 0; h <= g; ++h)
+        for (size_t j = 0; j < (h == g ? i : groups[h].params.size()); ++j) {
+          const Tensor& p = groups[g].params[i];
+          if (!p.defined() || !p.is_same(groups[h].params[j])) continue;
+          const std::string name = name_of(p);
+          GPUNET_INPUT_CHECK(name.empty(), "optimizer: parameter '", name, "' is in group ", h, " and in group ", g,
+                             "; a parameter may appear in only one parameter group");
+        }
+  return groups;
+}
+
+}  // namespace
 
 Optimizer::Optimizer(nn::Module* module, std::vector<ParamGroup> groups)
-    : store_(std::make_shared<ParamStore>(std::move(groups))) {
+    : store_(std::make_shared<ParamStore>(check_named(module, std::move(groups)))) {
   if (module) module->attach_param_store(store_);
   const size_t G = store_->num_groups();
   std::vector<double> init(static_cast<size_t>(kernels::group_scalars_offset(static_cast<int64_t>(G))), 1.0);

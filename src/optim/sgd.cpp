@@ -42,9 +42,9 @@ GroupOptions sgd_group(const SGDOptions& o) {
 }
 
 SGD::SGD(nn::Module& module, SGDOptions opts) : Optimizer(&module, one_group(module.parameters(), opts)) {}
-SGD::SGD(nn::Module& module, std::vector<ParamGroup> groups) : Optimizer(&module, checked(std::move(groups))) {}
 SGD::SGD(std::vector<Tensor> params, SGDOptions opts) : Optimizer(nullptr, one_group(std::move(params), opts)) {}
-SGD::SGD(std::vector<ParamGroup> groups) : Optimizer(nullptr, checked(std::move(groups))) {}
+SGD::SGD(std::vector<ParamGroup> groups, nn::Module* module)
+    : Optimizer(module, checked(std::move(groups))) {}
 
 bool SGD::any_momentum() const {
   for (size_t g = 0; g < store_->num_groups(); ++g)

@@ -1,6 +1,7 @@
 #include <cmath>
 #include <iostream>
 #include <memory>
+#include <string>
 
 #include "gpunet/autograd.h"
 #include "gpunet/config.h"
@@ -16,6 +17,15 @@
 namespace gpunet {
 
 namespace {
+
+// Why the step cannot be captured ("" when it can): the declared capability flags.
+std::string not_capturable(const nn::Module& model, const optim::Optimizer& opt) {
+  if (!opt.capturable())
+    return "the optimizer is not capturable (it keeps per-step values on the host, which a graph would freeze)";
+  if (!model.capturable())
+    return "the model is not capturable (a module keeps host-side per-step state, which a graph would freeze)";
+  return "";
+}
 
 #if GPUNET_HAVE_CUDA
 constexpr int kWarmupSteps = 2;  // eager steps with the same inputs before a capture
@@ -45,17 +55,6 @@ struct TrainStep::GraphState {
   std::unique_ptr<cuda::detail::Graph> graph;
 #endif
 };
-
-namespace {
-// Why the step cannot be captured ("" when it can).
-std::string not_capturable(const nn::Module& model, const optim::Optimizer& opt) {
-  if (!opt.capturable())
-    return "the optimizer is not capturable (it keeps per-step values on the host, which a graph would freeze)";
-  if (!model.capturable())
-    return "the model is not capturable (a module keeps host-side per-step state, which a graph would freeze)";
-  return "";
-}
-}  // namespace
 
 TrainStep::TrainStep(nn::Module& model, optim::Optimizer& opt, GraphMode graph)
     : model_(model), opt_(opt), graph_mode_(graph), graph_(std::make_unique<GraphState>()) {

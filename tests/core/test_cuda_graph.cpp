@@ -1,8 +1,10 @@
 // TrainStep's CUDA-graph mode (GraphMode Auto/On): the captured-and-replayed step gives the
 // same bits as the eager step (losses and final weights, compared byte for byte: a replay runs
-// the very same kernels on the very same addresses, so anything but identity is a bug), does no
-// cudaMalloc after the capture, runs a partial batch eagerly in between, refuses Adam with On and
-// falls back with Auto; and on the CPU the mode is ignored. The allocator's capture bookkeeping
+// the very same kernels on the very same addresses, so anything but identity is a bug), with SGD
+// and with Adam (whose bias corrections and step count live in device memory), also across a
+// set_lr between replays; does no cudaMalloc after the capture, runs a partial batch eagerly in
+// between, refuses a non-capturable optimizer or model with On and falls back with Auto; and on
+// the CPU the mode is ignored. The allocator's capture bookkeeping
 // (blocks a graph used are held until it is destroyed) is tested directly. GPU tests skip without one.
 #include <gtest/gtest.h>
 
@@ -57,15 +59,25 @@ std::vector<uint8_t> bytes_of(const Tensor& t) {
   return b;
 }
 
+// An SGD that does not declare itself capturable (as an optimizer with host-side per-step state would).
+class HostStateSgd : public optim::SGD {
+ public:
+  using SGD::SGD;
+  bool capturable() const override { return false; }
+};
+
 // `steps` training steps of LeNet (seed 0) on `dev`, the batches written into one pair of device
 // buffers as the loader does (outside the step); step `partial_at` uses the first B-5 rows only
-// (the last batch of an epoch). The loss is read after every step.
-RunResult train(Device dev, GraphMode mode, bool adam, int steps, int partial_at) {
+// (the last batch of an epoch); before step `lr_at` the learning rate is halved (set_lr, between
+// steps, as a schedule does). The loss is read after every step.
+RunResult train(Device dev, GraphMode mode, bool adam, int steps, int partial_at, int lr_at = -1,
+                bool capturable = true) {
   Generator gen(0);
   models::LeNet net(gen);
   net.to(dev);
   std::unique_ptr<optim::Optimizer> opt;
   if (adam) opt = std::make_unique<optim::Adam>(net, optim::AdamOptions{});
+  else if (!capturable) opt = std::make_unique<HostStateSgd>(net, optim::SGDOptions{.lr = 0.01, .momentum = 0.9});
   else opt = std::make_unique<optim::SGD>(net, optim::SGDOptions{.lr = 0.01, .momentum = 0.9});
   TrainStep step(net, *opt, mode);
   const HostBatches data(steps, 42);
@@ -75,6 +87,7 @@ RunResult train(Device dev, GraphMode mode, bool adam, int steps, int partial_at
   for (int i = 0; i < steps; ++i) {
     x.copy_(data.x[i]);
     y.copy_(data.y[i]);
+    if (i == lr_at) opt->set_lr(0, opt->lr(0) * 0.5);
     if (i == partial_at) step(x.narrow(0, 0, kBatch - 5), y.narrow(0, 0, kBatch - 5));
     else step(x, y);
     r.losses.push_back(step.take_running_loss());  // synchronises
@@ -104,8 +117,9 @@ TEST(CudaGraph, ModeIsIgnoredOnTheCpu) {
   const RunResult on = train(Device::cpu(), GraphMode::On, false, 4, 2);
   expect_identical(off, on);
   EXPECT_EQ(on.graph_steps, 0);
-  // Adam with On is fine on the CPU: there is nothing to capture.
+  // Adam, or an optimizer that is not capturable, with On is fine on the CPU: nothing is captured.
   EXPECT_NO_THROW(train(Device::cpu(), GraphMode::On, true, 2, -1));
+  EXPECT_NO_THROW(train(Device::cpu(), GraphMode::On, false, 2, -1, -1, /*capturable=*/false));
 }
 
 TEST(CudaGraph, ReplayIsBitIdenticalToEager) {
@@ -115,32 +129,61 @@ TEST(CudaGraph, ReplayIsBitIdenticalToEager) {
   const RunResult graph = train(gpu, GraphMode::On, false, 30, 17);
   expect_identical(eager, graph);
   EXPECT_EQ(eager.graph_steps, 0);
-  // Steps 0-2 eager (the warm-up restarts at step 1, when the momentum buffer appears in the
-  // optimizer state), captured at step 3, step 17 (partial batch) eager: 30 - 3 - 1 = 26.
-  EXPECT_EQ(graph.graph_steps, 26);
+  // Steps 0-1 eager (warm-up), captured at step 2, step 17 (partial batch) eager: 30 - 2 - 1 = 27.
+  // (The momentum buffer exists from the start, in the parameter store; the first step is told
+  // by the step count on the device, so the layout, and the store's generation, never change.)
+  EXPECT_EQ(graph.graph_steps, 27);
   EXPECT_EQ(graph.allocs_before_partial, graph.allocs_after_capture) << "cudaMalloc in a replay";
   EXPECT_EQ(graph.allocs_at_end, graph.allocs_after_partial) << "cudaMalloc in a replay";
-  // A replay runs no host code: the optimizer's counter (checkpointed) is advanced by TrainStep.
+  // A replay runs no host code: the optimizer's step count (checkpointed) advances on the device.
   EXPECT_EQ(graph.optimizer_steps, eager.optimizer_steps);
+  EXPECT_EQ(graph.optimizer_steps, 30);
 }
 
-TEST(CudaGraph, AutoWithAdamRunsEagerly) {
+TEST(CudaGraph, AdamReplayIsBitIdenticalToEager) {
   GPUNET_REQUIRE_GPU();
   const Device gpu = Device::cuda(0);
-  const RunResult eager = train(gpu, GraphMode::Off, true, 8, -1);
-  const RunResult autom = train(gpu, GraphMode::Auto, true, 8, -1);
+  const RunResult eager = train(gpu, GraphMode::Off, true, 30, 17);
+  const RunResult graph = train(gpu, GraphMode::On, true, 30, 17);
+  expect_identical(eager, graph);  // the bias corrections of every replayed step are that step's
+  EXPECT_EQ(graph.graph_steps, 27);
+  EXPECT_EQ(graph.optimizer_steps, 30);
+  EXPECT_EQ(graph.allocs_at_end, graph.allocs_after_partial) << "cudaMalloc in a replay";
+}
+
+TEST(CudaGraph, ReplaySeesTheLearningRateSetBetweenSteps) {
+  GPUNET_REQUIRE_GPU();
+  const Device gpu = Device::cuda(0);
+  for (bool adam : {false, true}) {
+    SCOPED_TRACE(adam ? "adam" : "sgd");
+    const RunResult eager = train(gpu, GraphMode::Off, adam, 16, -1, /*lr_at=*/9);
+    const RunResult graph = train(gpu, GraphMode::On, adam, 16, -1, /*lr_at=*/9);
+    const RunResult frozen_lr = train(gpu, GraphMode::Off, adam, 16, -1);
+    expect_identical(eager, graph);
+    EXPECT_EQ(graph.graph_steps, 14);  // set_lr does not re-capture
+    EXPECT_NE(eager.weights, frozen_lr.weights) << "the lr change had no effect";
+  }
+}
+
+TEST(CudaGraph, AutoWithANonCapturableOptimizerRunsEagerly) {
+  GPUNET_REQUIRE_GPU();
+  const Device gpu = Device::cuda(0);
+  const RunResult eager = train(gpu, GraphMode::Off, false, 8, -1);
+  const RunResult autom = train(gpu, GraphMode::Auto, false, 8, -1, -1, /*capturable=*/false);
   expect_identical(eager, autom);
   EXPECT_EQ(autom.graph_steps, 0);
 }
 
-TEST(CudaGraph, OnWithAdamThrows) {
+TEST(CudaGraph, OnWithANonCapturableOptimizerOrModelThrows) {
   GPUNET_REQUIRE_GPU();
   Generator gen(0);
   models::LeNet net(gen);
   net.to(Device::cuda(0));
-  optim::Adam adam(net, optim::AdamOptions{});
-  EXPECT_THROW({ TrainStep s(net, adam, GraphMode::On); }, Error);
-  EXPECT_NO_THROW({ TrainStep s(net, adam, GraphMode::Auto); });
+  HostStateSgd plain(net, optim::SGDOptions{.lr = 0.01});
+  EXPECT_THROW({ TrainStep s(net, plain, GraphMode::On); }, Error);
+  EXPECT_NO_THROW({ TrainStep s(net, plain, GraphMode::Auto); });
+  optim::Adam adam(net, optim::AdamOptions{});  // capturable: its per-step scalars are on the device
+  EXPECT_NO_THROW({ TrainStep s(net, adam, GraphMode::On); });
 }
 
 #if GPUNET_HAVE_CUDA

@@ -23,9 +23,9 @@ class Adam : public Optimizer {
   /// Requires lr >= 0, betas in [0, 1), eps >= 0, weight_decay >= 0 in every group, and one
   /// decoupled_weight_decay setting for all groups (Adam or AdamW); InputError otherwise.
   Adam(nn::Module& module, AdamOptions opts);
-  Adam(nn::Module& module, std::vector<ParamGroup> groups);
   Adam(std::vector<Tensor> params, AdamOptions opts);
-  explicit Adam(std::vector<ParamGroup> groups);
+  /// Parameter groups; with `module`, the store is attached to it (as the module forms do).
+  explicit Adam(std::vector<ParamGroup> groups, nn::Module* module = nullptr);
   bool capturable() const override { return true; }
   StateDict state_tensors() const override;
   std::map<std::string, std::string> state_scalars() const override;

@@ -7,7 +7,7 @@
 /// One kernel per group over the store's flat buffers; lr and the step count are read from the
 /// device, so the step is capturable in a CUDA graph.
 ///   optim::SGD opt(net, {.lr = 0.1, .momentum = 0.9});
-///   optim::SGD two(net, {{conv_params, optim::sgd_group({.lr = 0.1})}, {bn_biases, optim::sgd_group({.lr = 6.4})}});
+///   optim::SGD two({{conv_params, optim::sgd_group({.lr = 0.1})}, {bn_biases, optim::sgd_group({.lr = 6.4})}}, &net);
 #include "gpunet/optim/optimizer.h"
 
 namespace gpunet::optim {
@@ -30,9 +30,9 @@ class SGD : public Optimizer {
   /// touching any parameter). The module forms: every parameter of `module`, laid out in a
   /// store attached to it (Module::zero_grad and Module::to act on the store).
   SGD(nn::Module& module, SGDOptions opts);
-  SGD(nn::Module& module, std::vector<ParamGroup> groups);
   SGD(std::vector<Tensor> params, SGDOptions opts);
-  explicit SGD(std::vector<ParamGroup> groups);
+  /// Parameter groups; with `module`, the store is attached to it (as the module forms do).
+  explicit SGD(std::vector<ParamGroup> groups, nn::Module* module = nullptr);
   bool capturable() const override { return true; }
   StateDict state_tensors() const override;
   std::map<std::string, std::string> state_scalars() const override;
