@@ -14,6 +14,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gpunet/config.h"
@@ -260,6 +261,32 @@ TEST(CudaSweep, Conv2dAgainstThePlainReference) {
     expect_match("conv2d dx" + at, read_back(dx), dx_r, atol_for(int64_t{s.OC} * s.KH * s.KW), 1e-5);
     expect_match("conv2d dw" + at, read_back(dw), dw_r, atol_for(s.N * P), 1e-5);
     expect_match("conv2d db" + at, read_back(db), db_r, atol_for(s.N * P), 1e-5);
+  }
+}
+
+// The plan cache holds 64 shapes: 70 distinct shapes evict the first ones, which are then made
+// again and still give the reference's results (an evicted plan in use is not freed under it).
+TEST(CudaSweep, Conv2dPlanCacheEvictsAndRebuilds) {
+  GPUNET_REQUIRE_GPU();
+  auto run_shape = [](int i) {
+    const int H = 4 + i % 10, W = 5 + i / 10;
+    kernels::Conv2dShape s{2, 2, H, W, 3, 3, 3, 1, 1, H, W};
+    const auto x = random_floats(int64_t{2} * 2 * H * W, 50 + i), w = random_floats(54, 60 + i);
+    std::vector<double> ref(int64_t{2} * 3 * H * W);
+    const auto xd = as_double(x), wd = as_double(w);
+    kc::reference::conv2d_forward<double>(s, xd.data(), wd.data(), nullptr, ref.data());
+    const Tensor out = test::poisoned_on_gpu(static_cast<int64_t>(ref.size()));
+    kg::conv2d_forward(s, up(x).data<float>(), up(w).data<float>(), nullptr, out.data<float>());
+    return std::make_pair(read_back(out), ref);
+  };
+  for (int i : {0, 1, 2}) {
+    const auto [got, ref] = run_shape(i);
+    expect_match("conv2d plan " + std::to_string(i) + ", first use", got, ref, atol_for(18), 1e-5);
+  }
+  for (int i = 3; i < 70; ++i) run_shape(i);
+  for (int i : {0, 1, 2}) {
+    const auto [got, ref] = run_shape(i);
+    expect_match("conv2d plan " + std::to_string(i) + ", after eviction", got, ref, atol_for(18), 1e-5);
   }
 }
 
