@@ -19,7 +19,7 @@
 
 #include "gpunet/config.h"
 #include "gpunet/ops.h"
-#include "ops/cuda_poison.h"
+#include "ops/cuda_check.h"
 #include "support/gpu.h"
 
 #if GPUNET_HAVE_CUDA
@@ -36,41 +36,10 @@ const Device kGpu = Device::cuda(0);
 // Elements beyond what 65,535 blocks of 256 threads cover in one pass.
 constexpr int64_t kHuge = int64_t{65535} * 256 + 4099;
 
-// The error measure of one output: max over elements of |got - ref| / (atol + rtol * |ref|)
-// (threshold 1), or, when atol = rtol = 0, max |got - ref| (threshold 0: bit for bit). An
-// element where exactly one side is non-finite, or the infinities differ, counts as +inf; a
-// NaN matches a NaN. Prints the case's line and fails when the measure exceeds the threshold.
-void expect_match(const std::string& what, const std::vector<double>& got, const std::vector<double>& ref, double atol,
-                  double rtol) {
-  ASSERT_EQ(got.size(), ref.size()) << what;
-  const bool exact = atol == 0 && rtol == 0;
-  double worst = 0;
-  size_t at = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double g = got[i], r = ref[i];
-    double e;
-    if (std::isnan(r) || std::isnan(g)) e = std::isnan(r) && std::isnan(g) ? 0 : INFINITY;
-    else if (std::isinf(r) || std::isinf(g)) e = g == r ? 0 : INFINITY;
-    else e = exact ? std::fabs(g - r) : std::fabs(g - r) / (atol + rtol * std::fabs(r));
-    if (e > worst || i == 0) {
-      worst = e;
-      at = i;
-    }
-  }
-  const double threshold = exact ? 0.0 : 1.0;
-  char line[512];
-  std::snprintf(line, sizeof line, "%-58s %s %.3g (threshold %g; atol %g, rtol %g), worst [%zu]: got %.9g, ref %.9g",
-                what.c_str(), exact ? "max |diff|" : "err", worst, threshold, atol, rtol, at,
-                got.empty() ? 0.0 : got[at], ref.empty() ? 0.0 : ref[at]);
-  std::printf("[ sweep    ] %s\n", line);
-  EXPECT_LE(worst, threshold) << line;
-}
-
 template <typename T>
 [[maybe_unused]] std::vector<double> as_double(const std::vector<T>& v) {
   return {v.begin(), v.end()};
 }
-std::vector<double> read_back(const Tensor& t) { return t.to(Device::cpu()).to(DType::Float64).to_vector<double>(); }
 
 [[maybe_unused]] std::vector<float> random_floats(int64_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
   std::mt19937 rng(seed);
@@ -103,37 +72,37 @@ TEST(CudaSweep, ElementwiseKernelsAreBitIdenticalToTheCpu) {
         const Tensor out = test::poisoned_on_gpu(n);
         kc::binary<float>(op, n, a.data(), b.data(), scalar, want.data());
         kg::binary(op, n, ag.data<float>(), bg.data<float>(), scalar, out.data<float>());
-        expect_match("binary op " + std::to_string(static_cast<int>(op)) + (scalar ? " scalar" : "") + at,
-                     read_back(out), as_double(want), 0, 0);
+        test::expect_match("binary op " + std::to_string(static_cast<int>(op)) + (scalar ? " scalar" : "") + at,
+                     test::read_back(out), as_double(want), 0, 0);
       }
     {
       const Tensor out = test::poisoned_on_gpu(n);
       kc::affine<float>(n, a.data(), -2.5f, 0.3f, want.data());
       kg::affine(n, ag.data<float>(), -2.5f, 0.3f, out.data<float>());
-      expect_match("affine" + at, read_back(out), as_double(want), 0, 0);
+      test::expect_match("affine" + at, test::read_back(out), as_double(want), 0, 0);
     }
     {
       std::vector<float> y = b;
       const Tensor yg = up(b);
       kc::axpy<float>(n, 0.7f, a.data(), y.data());
       kg::axpy(n, 0.7f, ag.data<float>(), yg.data<float>());
-      expect_match("axpy" + at, read_back(yg), as_double(y), 0, 0);
+      test::expect_match("axpy" + at, test::read_back(yg), as_double(y), 0, 0);
     }
     {
       const Tensor out = test::poisoned_on_gpu(n);
       kc::relu_forward<float>(n, a.data(), want.data());
       kg::relu_forward(n, ag.data<float>(), out.data<float>());
-      expect_match("relu_forward" + at, read_back(out), as_double(want), 0, 0);
+      test::expect_match("relu_forward" + at, test::read_back(out), as_double(want), 0, 0);
       const Tensor dx = test::poisoned_on_gpu(n);
       kc::relu_backward<float>(n, a.data(), b.data(), want.data());
       kg::relu_backward(n, ag.data<float>(), bg.data<float>(), dx.data<float>());
-      expect_match("relu_backward" + at, read_back(dx), as_double(want), 0, 0);
+      test::expect_match("relu_backward" + at, test::read_back(dx), as_double(want), 0, 0);
     }
     {
       const Tensor out = test::poisoned_on_gpu(n);
       kc::broadcast_scalar<float>(n, b.data(), 0.25f, want.data());
       kg::broadcast_scalar(n, bg.data<float>(), 0.25f, out.data<float>());
-      expect_match("broadcast_scalar" + at, read_back(out), as_double(want), 0, 0);
+      test::expect_match("broadcast_scalar" + at, test::read_back(out), as_double(want), 0, 0);
     }
   }
 }
@@ -147,20 +116,20 @@ TEST(CudaSweep, ReductionsAndIndexKernels) {
     const Tensor out = test::poisoned_on_gpu(1);
     kg::sum(n, up(x).data<float>(), out.data<float>());
     // Both accumulate in double; only the final rounding to float remains.
-    expect_match("sum n=" + std::to_string(n), read_back(out), {ref}, 1e-6, 1e-6);
+    test::expect_match("sum n=" + std::to_string(n), test::read_back(out), {ref}, 1e-6, 1e-6);
 
     std::vector<float> y = x;
     int32_t flag_cpu = 0;
     Tensor flag = Tensor::zeros({1}, DType::Int32, kGpu);
     kg::nonfinite_flag(n, up(y).data<float>(), flag.data<int32_t>());
     kc::nonfinite_flag<float>(n, y.data(), &flag_cpu);
-    expect_match("nonfinite_flag, all finite n=" + std::to_string(n), read_back(flag), {double(flag_cpu)}, 0, 0);
+    test::expect_match("nonfinite_flag, all finite n=" + std::to_string(n), test::read_back(flag), {double(flag_cpu)}, 0, 0);
     y.back() = -INFINITY;  // the last element: the grid-stride loop's far end
     flag = Tensor::zeros({1}, DType::Int32, kGpu);
     kg::nonfinite_flag(n, up(y).data<float>(), flag.data<int32_t>());
     kc::nonfinite_flag<float>(n, y.data(), &flag_cpu);
     EXPECT_EQ(flag_cpu, 1);
-    expect_match("nonfinite_flag, last -inf n=" + std::to_string(n), read_back(flag), {double(flag_cpu)}, 0, 0);
+    test::expect_match("nonfinite_flag, last -inf n=" + std::to_string(n), test::read_back(flag), {double(flag_cpu)}, 0, 0);
   }
   struct RC {
     int64_t rows, cols;
@@ -172,7 +141,7 @@ TEST(CudaSweep, ReductionsAndIndexKernels) {
     const Tensor out = Tensor::full({rc.rows}, -7, DType::Int64, kGpu);
     kc::argmax_rows<float>(rc.rows, rc.cols, x.data(), want.data());
     kg::argmax_rows(rc.rows, rc.cols, up(x).data<float>(), out.data<int64_t>());
-    expect_match("argmax_rows " + std::to_string(rc.rows) + "x" + std::to_string(rc.cols), read_back(out),
+    test::expect_match("argmax_rows " + std::to_string(rc.rows) + "x" + std::to_string(rc.cols), test::read_back(out),
                  as_double(want), 0, 0);
   }
   for (int64_t n : {int64_t{1}, int64_t{1000003}, kHuge}) {
@@ -183,7 +152,7 @@ TEST(CudaSweep, ReductionsAndIndexKernels) {
     kc::eq_i64(n, a.data(), b.data(), want.data());
     kg::eq_i64(n, Tensor::from_vector(a, {n}, kGpu).data<int64_t>(), Tensor::from_vector(b, {n}, kGpu).data<int64_t>(),
                out.data<int64_t>());
-    expect_match("eq_i64 n=" + std::to_string(n), read_back(out), as_double(want), 0, 0);
+    test::expect_match("eq_i64 n=" + std::to_string(n), test::read_back(out), as_double(want), 0, 0);
   }
 }
 
@@ -215,10 +184,10 @@ TEST(CudaSweep, LinearAgainstThePlainReference) {
     kg::linear_forward(s.N, s.IN, s.OUT, xg.data<float>(), wg.data<float>(), bg.data<float>(), out.data<float>());
     kg::linear_backward(s.N, s.IN, s.OUT, xg.data<float>(), wg.data<float>(), dg.data<float>(), dx.data<float>(),
                         dw.data<float>(), db.data<float>());
-    expect_match("linear out" + at, read_back(out), out_r, atol_for(s.IN + 1), 1e-5);
-    expect_match("linear dx" + at, read_back(dx), dx_r, atol_for(s.OUT), 1e-5);
-    expect_match("linear dw" + at, read_back(dw), dw_r, atol_for(s.N), 1e-5);
-    expect_match("linear db (column sums)" + at, read_back(db), db_r, atol_for(s.N), 1e-5);
+    test::expect_match("linear out" + at, test::read_back(out), out_r, atol_for(s.IN + 1), 1e-5);
+    test::expect_match("linear dx" + at, test::read_back(dx), dx_r, atol_for(s.OUT), 1e-5);
+    test::expect_match("linear dw" + at, test::read_back(dw), dw_r, atol_for(s.N), 1e-5);
+    test::expect_match("linear db (column sums)" + at, test::read_back(db), db_r, atol_for(s.N), 1e-5);
   }
 }
 
@@ -257,10 +226,10 @@ TEST(CudaSweep, Conv2dAgainstThePlainReference) {
     kg::conv2d_backward(s, xg.data<float>(), wg.data<float>(), dg.data<float>(), dx.data<float>(), dw.data<float>(),
                         db.data<float>());
     const int64_t P = int64_t{s.OH} * s.OW;
-    expect_match("conv2d out" + at, read_back(out), out_r, atol_for(int64_t{s.IC} * s.KH * s.KW + 1), 1e-5);
-    expect_match("conv2d dx" + at, read_back(dx), dx_r, atol_for(int64_t{s.OC} * s.KH * s.KW), 1e-5);
-    expect_match("conv2d dw" + at, read_back(dw), dw_r, atol_for(s.N * P), 1e-5);
-    expect_match("conv2d db" + at, read_back(db), db_r, atol_for(s.N * P), 1e-5);
+    test::expect_match("conv2d out" + at, test::read_back(out), out_r, atol_for(int64_t{s.IC} * s.KH * s.KW + 1), 1e-5);
+    test::expect_match("conv2d dx" + at, test::read_back(dx), dx_r, atol_for(int64_t{s.OC} * s.KH * s.KW), 1e-5);
+    test::expect_match("conv2d dw" + at, test::read_back(dw), dw_r, atol_for(s.N * P), 1e-5);
+    test::expect_match("conv2d db" + at, test::read_back(db), db_r, atol_for(s.N * P), 1e-5);
   }
 }
 
@@ -277,16 +246,16 @@ TEST(CudaSweep, Conv2dPlanCacheEvictsAndRebuilds) {
     kc::reference::conv2d_forward<double>(s, xd.data(), wd.data(), nullptr, ref.data());
     const Tensor out = test::poisoned_on_gpu(static_cast<int64_t>(ref.size()));
     kg::conv2d_forward(s, up(x).data<float>(), up(w).data<float>(), nullptr, out.data<float>());
-    return std::make_pair(read_back(out), ref);
+    return std::make_pair(test::read_back(out), ref);
   };
   for (int i : {0, 1, 2}) {
     const auto [got, ref] = run_shape(i);
-    expect_match("conv2d plan " + std::to_string(i) + ", first use", got, ref, atol_for(18), 1e-5);
+    test::expect_match("conv2d plan " + std::to_string(i) + ", first use", got, ref, atol_for(18), 1e-5);
   }
   for (int i = 3; i < 70; ++i) run_shape(i);
   for (int i : {0, 1, 2}) {
     const auto [got, ref] = run_shape(i);
-    expect_match("conv2d plan " + std::to_string(i) + ", after eviction", got, ref, atol_for(18), 1e-5);
+    test::expect_match("conv2d plan " + std::to_string(i) + ", after eviction", got, ref, atol_for(18), 1e-5);
   }
 }
 
@@ -315,8 +284,8 @@ TEST(CudaSweep, BatchKernelIsBitIdenticalAtBatchOneAndFourThousand) {
                      xg.data<float>(), yg.data<int64_t>());
     const std::string at = " B=" + std::to_string(c.B) + " (" + std::to_string(c.C) + ", " + std::to_string(c.H) +
                            ", " + std::to_string(c.W) + ")";
-    expect_match("gather_batch x" + at, read_back(xg), as_double(xc), 0, 0);
-    expect_match("gather_batch y" + at, read_back(yg), as_double(yc), 0, 0);
+    test::expect_match("gather_batch x" + at, test::read_back(xg), as_double(xc), 0, 0);
+    test::expect_match("gather_batch y" + at, test::read_back(yg), as_double(yc), 0, 0);
   }
 }
 #else
@@ -355,7 +324,7 @@ TEST(CudaSweep, NonContiguousInputsThroughTheOps) {
     test::poison_gpu_cache({want.numel(), a.numel()});
     const Tensor got = c.op(ag, bg, wg);
     ASSERT_EQ(got.device(), kGpu) << c.name;
-    expect_match(std::string("op ") + c.name + ", non-contiguous input", read_back(got), read_back(want), c.atol,
+    test::expect_match(std::string("op ") + c.name + ", non-contiguous input", test::read_back(got), test::read_back(want), c.atol,
                  c.atol == 0 ? 0 : 1e-5);
   }
   // A non-contiguous 4-D input to conv2d: channels 1..3 of a 5-channel batch.
@@ -363,7 +332,7 @@ TEST(CudaSweep, NonContiguousInputsThroughTheOps) {
   const Tensor want = ops::conv2d(x5.narrow(1, 1, 3), cw, Tensor(), 1, 1);
   test::poison_gpu_cache({want.numel(), 2 * 3 * 9 * 9});
   const Tensor got = ops::conv2d(x5.to(kGpu).narrow(1, 1, 3), cw.to(kGpu), Tensor(), 1, 1);
-  expect_match("op conv2d, non-contiguous input", read_back(got), read_back(want), atol_for(27), 1e-5);
+  test::expect_match("op conv2d, non-contiguous input", test::read_back(got), test::read_back(want), atol_for(27), 1e-5);
 }
 
 TEST(CudaPoison, CacheHandsOutPoisonedBlocks) {
