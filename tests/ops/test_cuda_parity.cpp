@@ -317,9 +317,9 @@ TEST(CudaParity, ConvertFillAndAxpyKernels) {
   const DType kinds[] = {DType::Float32, DType::Float64, DType::Int64, DType::Int32};
   for (DType d : kinds) {
     SCOPED_TRACE(dtype_name(d));
-    const Tensor to = Tensor::empty({8}, d, kGpu);
+    const Tensor to = Tensor::full({8}, 77, d, kGpu);  // poisoned: 77 is none of the converted values
     kernels::cuda::convert(8, static_cast<int>(DType::Float32), s.data<float>(), static_cast<int>(d), to.raw_data());
-    const Tensor back = Tensor::empty({8}, DType::Float32, kGpu);
+    const Tensor back = test::poisoned_on_gpu(8);
     kernels::cuda::convert(8, static_cast<int>(d), to.raw_data(), static_cast<int>(DType::Float32), back.raw_data());
     // The CPU twin's round trip: float32 -> d -> float32 (truncation toward zero for integers).
     std::vector<unsigned char> raw(8 * dtype_size(d));
