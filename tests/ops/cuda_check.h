@@ -41,8 +41,8 @@ inline void poison_gpu_cache(const std::vector<int64_t>& numels, int copies = 3,
 // (threshold 1), or, when atol = rtol = 0, max |got - ref| (threshold 0: bit for bit). An
 // element where exactly one side is non-finite, or the infinities differ, counts as +inf; a
 // NaN matches a NaN. Prints the case's line and fails when the measure exceeds the threshold.
-inline void expect_match(const std::string& what, const std::vector<double>& got, const std::vector<double>& ref, double atol,
-                  double rtol) {
+inline void expect_match(const std::string& what, const std::vector<double>& got, const std::vector<double>& ref,
+                         double atol, double rtol) {
   ASSERT_EQ(got.size(), ref.size()) << what;
   const bool exact = atol == 0 && rtol == 0;
   double worst = 0;
@@ -50,9 +50,12 @@ inline void expect_match(const std::string& what, const std::vector<double>& got
   for (size_t i = 0; i < got.size(); ++i) {
     const double g = got[i], r = ref[i];
     double e;
-    if (std::isnan(r) || std::isnan(g)) e = std::isnan(r) && std::isnan(g) ? 0 : INFINITY;
-    else if (std::isinf(r) || std::isinf(g)) e = g == r ? 0 : INFINITY;
-    else e = exact ? std::fabs(g - r) : std::fabs(g - r) / (atol + rtol * std::fabs(r));
+    if (std::isnan(r) || std::isnan(g))
+      e = std::isnan(r) && std::isnan(g) ? 0 : INFINITY;
+    else if (std::isinf(r) || std::isinf(g))
+      e = g == r ? 0 : INFINITY;
+    else
+      e = exact ? std::fabs(g - r) : std::fabs(g - r) / (atol + rtol * std::fabs(r));
     if (e > worst || i == 0) {
       worst = e;
       at = i;

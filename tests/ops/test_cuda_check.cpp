@@ -17,8 +17,7 @@ const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
 
 TEST(CudaCheck, AnUnwrittenPoisonedElementFails) {
-  EXPECT_NONFATAL_FAILURE(test::expect_match("poisoned", {1.0, kNaN, 3.0}, {1.0, 2.0, 3.0}, 1e-3, 1e-3),
-                          "worst [1]");
+  EXPECT_NONFATAL_FAILURE(test::expect_match("poisoned", {1.0, kNaN, 3.0}, {1.0, 2.0, 3.0}, 1e-3, 1e-3), "worst [1]");
 }
 
 TEST(CudaCheck, NonFiniteExpectedValuesAreComparedExactly) {
