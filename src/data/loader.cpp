@@ -19,7 +19,7 @@ namespace {
 constexpr size_t kMaxResidentBytes = size_t{4} << 30;
 
 ops::detail::BatchParams make_params(const Transforms& t, int C, int H, int W, uint64_t seed, uint64_t epoch,
-                                 int64_t position) {
+                                     int64_t position) {
   GPUNET_CHECK(C >= 1 && C <= 4, "DataLoader: images must have 1-4 channels, got ", C);
   auto pick = [&](const std::vector<float>& v, const char* what, int c) {
     GPUNET_CHECK(v.size() == 1 || static_cast<int>(v.size()) == C, "Transforms: ", what, " has ", v.size(),
@@ -225,8 +225,8 @@ void DataLoader::ensure_permutation() {
 }
 
 void DataLoader::fill(Slot& s, uint64_t epoch, int64_t index) {
-  const ops::detail::BatchParams p = make_params(opts_.transforms, data_->c, data_->h, data_->w, opts_.seed, epoch,
-                                             index * opts_.batch_size);
+  const ops::detail::BatchParams p = make_params(opts_.transforms, data_->c, data_->h, data_->w, opts_.seed,
+                                                 epoch, index * opts_.batch_size);
   ops::detail::gather_batch(Device::cpu(), p, batch_len(index), data_->images.data(), data_->labels.data(),
                             perm_.data() + index * opts_.batch_size, s.x.data<float>(), s.y.data<int64_t>());
 }

@@ -13,6 +13,8 @@
 //        never fused: bit-identical to torch's images.float().div_(255).sub_(mean).div_(std))
 //   y[j] = labels[indices[j]]
 // This is torchvision's RandomCrop(H, padding=crop_pad) followed by RandomHorizontalFlip.
+// The twins below share one parameter list; src/data/ reaches them only through the batch op,
+// ops::detail::gather_batch (src/ops/batch.h), which dispatches with GPUNET_DISPATCH.
 #include <cstdint>
 
 #if defined(__CUDACC__)

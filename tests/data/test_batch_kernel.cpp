@@ -1,11 +1,15 @@
-// The CPU batch kernel: gather, normalisation (bit-identical to PyTorch), crop and flip.
+// The CPU batch kernel: gather, normalisation (bit-identical to PyTorch), crop and flip; and
+// the batch op (ops::detail::gather_batch), the data path's route into it.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <vector>
 
-#include "support/assert_close.h"
+#include "gpunet/device.h"
+#include "gpunet/error.h"
 #include "kernels/batch.h"
+#include "ops/batch.h"
+#include "support/assert_close.h"
 
 using gpunet::kernels::BatchParams;
 
@@ -220,4 +224,43 @@ TEST(BatchKernel, FlipOnlyMirrorsEachRow) {
   for (int r = 0; r < 3 * 32; ++r)
     for (int ox = 0; ox < 32; ++ox) mirrored[r * 32 + ox] = plain[r * 32 + 31 - ox];
   EXPECT_ALL_CLOSE(flipped, mirrored, 0.0, 0.0);
+}
+
+TEST(BatchOp, CpuDispatchGivesTheKernelsBatchAndChecksItsArguments) {
+  Data d(5);
+  const BatchParams p = params(4, true, 11, 2);
+  const std::vector<int64_t> idx{4, 0, 3};
+  std::vector<int64_t> y_kernel, y_op(3, -1);
+  const std::vector<float> want = run(p, d, idx, y_kernel);
+  std::vector<float> x(want.size());
+  gpunet::test::poison(x);
+  gpunet::ops::detail::gather_batch(gpunet::Device::cpu(), p, 3, d.images.data(), d.labels.data(), idx.data(),
+                                    x.data(), y_op.data());
+  EXPECT_ALL_CLOSE(x, want, 0.0, 0.0);
+  EXPECT_EQ(y_op, y_kernel);
+  BatchParams bad = p;
+  bad.C = 5;
+  EXPECT_THROW(gpunet::ops::detail::gather_batch(gpunet::Device::cpu(), bad, 3, d.images.data(), d.labels.data(),
+                                                 idx.data(), x.data(), y_op.data()),
+               gpunet::Error);
+  EXPECT_THROW(gpunet::ops::detail::gather_batch(gpunet::Device::cpu(), p, 3, d.images.data(), d.labels.data(),
+                                                 nullptr, x.data(), y_op.data()),
+               gpunet::Error);
+  // B = 0 writes nothing and needs no buffers.
+  gpunet::ops::detail::gather_batch(gpunet::Device::cpu(), p, 0, nullptr, nullptr, nullptr, nullptr, nullptr);
+}
+
+TEST(BatchOp, ACudaDeviceInACpuOnlyBuildIsReportedByTheDispatch) {
+  if (gpunet::cuda::compiled()) GTEST_SKIP() << "a CUDA build: the CPU-only report is not reachable";
+  Data d(1);
+  const std::vector<int64_t> idx{0};
+  std::vector<float> x(3072);
+  std::vector<int64_t> y(1);
+  try {
+    gpunet::ops::detail::gather_batch(gpunet::Device::cuda(0), params(0, false), 1, d.images.data(), d.labels.data(),
+                                      idx.data(), x.data(), y.data());
+    FAIL() << "no error";
+  } catch (const gpunet::Error& e) {
+    EXPECT_STREQ(e.what(), "gather_batch: tensor on cuda:0, but this is a CPU-only build of gpunet");
+  }
 }

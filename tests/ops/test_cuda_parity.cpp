@@ -3,7 +3,7 @@
 // kernels no op reaches directly (optimizer steps, the batch kernel, dtype conversion, fill).
 // conv2d is compared with the plain reference (kernels::cpu::reference), not with the CPU twin,
 // whose float paths are AVX kernels. Before every GPU op and backward, the allocator's cache is
-// poisoned with NaN blocks of the sizes about to be asked for (ops/cuda_poison.h), so an output
+// poisoned with NaN blocks of the sizes about to be asked for (ops/cuda_check.h), so an output
 // element a kernel leaves unwritten fails the comparison. The shape sweep beyond LeNet's is
 // tests/ops/test_cuda_sweep.cpp. Every test skips (with the reason) where no GPU is usable; the
 // file compiles in every build.
@@ -14,12 +14,13 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "gpunet/config.h"
 #include "gpunet/ops.h"
 #include "kernels/conv2d.h"
-#include "ops/cuda_poison.h"
+#include "ops/cuda_check.h"
 #include "support/assert_close.h"
 #include "support/gpu.h"
 
@@ -75,7 +76,9 @@ void check_parity(const char* name, const Inputs& inputs, const std::vector<bool
   test::poison_gpu_cache(sizes);
   Tensor yb = op(b);
   ASSERT_EQ(yb.device(), kGpu);
-  EXPECT_ALL_CLOSE(yb, ya, out_tol.atol, out_tol.rtol);
+  ASSERT_EQ(yb.shape(), ya.shape());
+  test::expect_match(std::string(name) + ": output", test::read_back(yb), test::read_back(ya), out_tol.atol,
+                     out_tol.rtol);
   if (!any_grad) return;
   const Tensor up = rand_cpu(ya.shape(), 977);
   ya.backward(up);
@@ -87,7 +90,8 @@ void check_parity(const char* name, const Inputs& inputs, const std::vector<bool
     SCOPED_TRACE(testing::Message() << "gradient of input " << i);
     ASSERT_TRUE(b[i].grad().defined());
     EXPECT_EQ(b[i].grad().device(), kGpu);
-    EXPECT_ALL_CLOSE(b[i].grad(), a[i].grad(), grad_tol.atol, grad_tol.rtol);
+    test::expect_match(std::string(name) + ": gradient of input " + std::to_string(i), test::read_back(b[i].grad()),
+                       test::read_back(a[i].grad()), grad_tol.atol, grad_tol.rtol);
   }
 }
 
@@ -160,13 +164,14 @@ void check_conv_reference(const char* name, const Tensor& x, const Tensor& w, co
   Tensor y = ops::conv2d(xg, wg, bg, stride, pad);
   const double P = static_cast<double>(s.OH) * s.OW;
   auto tol = [](double terms) { return 1e-5 * std::sqrt(std::max(terms, 1.0)); };
-  EXPECT_ALL_CLOSE(y.to(Device::cpu()).to_vector<float>(), out, tol(s.IC * s.KH * s.KW + 1), 1e-5);
+  const std::string n = name;
+  test::expect_match(n + ": output", test::read_back(y), out, tol(s.IC * s.KH * s.KW + 1), 1e-5);
   const Tensor up_gpu = upstream.to(kGpu);
   test::poison_gpu_cache(sizes);
   y.backward(up_gpu);
-  EXPECT_ALL_CLOSE(xg.grad().to(Device::cpu()).to_vector<float>(), dx, tol(s.OC * s.KH * s.KW), 1e-5);
-  EXPECT_ALL_CLOSE(wg.grad().to(Device::cpu()).to_vector<float>(), dw, tol(s.N * P), 1e-5);
-  if (b.defined()) EXPECT_ALL_CLOSE(bg.grad().to(Device::cpu()).to_vector<float>(), db, tol(s.N * P), 1e-5);
+  test::expect_match(n + ": dx", test::read_back(xg.grad()), dx, tol(s.OC * s.KH * s.KW), 1e-5);
+  test::expect_match(n + ": dw", test::read_back(wg.grad()), dw, tol(s.N * P), 1e-5);
+  if (b.defined()) test::expect_match(n + ": db", test::read_back(bg.grad()), db, tol(s.N * P), 1e-5);
 }
 
 TEST(CudaParity, Conv2d) {
@@ -324,9 +329,9 @@ TEST(CudaParity, ConvertFillAndAxpyKernels) {
   const DType kinds[] = {DType::Float32, DType::Float64, DType::Int64, DType::Int32};
   for (DType d : kinds) {
     SCOPED_TRACE(dtype_name(d));
-    const Tensor to = Tensor::empty({8}, d, kGpu);
+    const Tensor to = Tensor::full({8}, 77, d, kGpu);  // poisoned: 77 is none of the converted values
     kernels::cuda::convert(8, static_cast<int>(DType::Float32), s.data<float>(), static_cast<int>(d), to.raw_data());
-    const Tensor back = Tensor::empty({8}, DType::Float32, kGpu);
+    const Tensor back = test::poisoned_on_gpu(8);
     kernels::cuda::convert(8, static_cast<int>(d), to.raw_data(), static_cast<int>(DType::Float32), back.raw_data());
     // The CPU twin's round trip: float32 -> d -> float32 (truncation toward zero for integers).
     std::vector<unsigned char> raw(8 * dtype_size(d));

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "gpunet/ops.h"
+#include "ops/common.h"
 
 namespace gpunet {
 namespace {
@@ -60,6 +61,18 @@ TEST(OpErrors, SameDeviceCheckPassesOnOneDevice) {
 TEST(OpErrors, UndefinedInputsAreNamed) {
   expect_error([&] { ops::relu(Tensor()); }, {"relu", "undefined"});
   expect_error([&] { ops::linear(Tensor::zeros({1, 2}), Tensor(), Tensor()); }, {"linear", "weight", "undefined"});
+}
+
+// The front ends' size limits for kernels that index in 32 bits (cuDNN's descriptors; int
+// dimensions): one line naming the op, what and the size. (A tensor that large is 8 GiB, so the
+// helpers the front ends call are tested directly.)
+TEST(OpErrors, SizesKernelsCannotIndexAreRejected) {
+  const int64_t big = int64_t{1} << 31;
+  expect_error([&] { ops::detail::check_numel("conv2d", "input", big); },
+               {"conv2d: input has 2147483648 elements, more than the 2147483647 its kernels can index"});
+  EXPECT_NO_THROW(ops::detail::check_numel("conv2d", "input", big - 1));
+  expect_error([&] { ops::detail::to_int("linear", big); }, {"linear: dimension 2147483648 is out of"});
+  EXPECT_EQ(ops::detail::to_int("linear", big - 1), INT32_MAX);
 }
 
 }  // namespace

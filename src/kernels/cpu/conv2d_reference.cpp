@@ -64,7 +64,8 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dout
                 for (int ow = 0; ow < s.OW; ++ow) {
                   const int iw = ow * s.stride - s.pad + kw;
                   if (iw < 0 || iw >= s.W) continue;
-                  acc += static_cast<double>(dout[y_at(s, n, o, oh, ow)]) * static_cast<double>(x[x_at(s, n, c, ih, iw)]);
+                  acc +=
+                      static_cast<double>(dout[y_at(s, n, o, oh, ow)]) * static_cast<double>(x[x_at(s, n, c, ih, iw)]);
                 }
               }
             dw[w_at(s, o, c, kh, kw)] = static_cast<T>(acc);
@@ -94,7 +95,7 @@ template void conv2d_forward<float>(const Conv2dShape&, const float*, const floa
 template void conv2d_forward<double>(const Conv2dShape&, const double*, const double*, const double*, double*);
 template void conv2d_backward<float>(const Conv2dShape&, const float*, const float*, const float*, float*, float*,
                                      float*);
-template void conv2d_backward<double>(const Conv2dShape&, const double*, const double*, const double*, double*,
-                                      double*, double*);
+template void conv2d_backward<double>(const Conv2dShape&, const double*, const double*, const double*, double*, double*,
+                                      double*);
 
 }  // namespace gpunet::kernels::cpu::reference

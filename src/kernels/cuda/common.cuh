@@ -1,6 +1,10 @@
 #pragma once
 // Shared helpers of the CUDA kernels: launch sizes, grid-stride loops, the current stream,
 // and deterministic warp/block reductions (fixed shapes, fixed order: no atomics).
+// Indexing rule: element indices and offsets are int64 (GPUNET_GRID_STRIDE's counter, and any
+// product of dimensions), so a kernel is correct past 2^31 elements; the grid is capped at
+// kMaxBlocks and the loop wraps. Where a library indexes in 32 bits (cuDNN's descriptors), the op
+// front end rejects larger sizes with a one-line error (ops::detail::check_numel).
 #include <cuda_runtime.h>
 
 #include <algorithm>
