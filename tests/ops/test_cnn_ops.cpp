@@ -172,7 +172,7 @@ TEST(ResidualBlock, EveryNewOpInOneGraphGivesFiniteNonzeroGradients) {
   h = ops::batch_norm2d(ops::conv2d(h, w2, Tensor(), 1, 1), g2, b2, Tensor(), Tensor(), true);
   h = ops::dropout(ops::silu(ops::add(x, h)), 0.2, true, 3, 0);
   h = ops::adaptive_avg_pool2d(ops::avg_pool2d(h, 3, 2, 1), 1);
-  const Tensor logits = ops::linear(ops::flatten(h), fc, Tensor());
+  const Tensor logits = ops::linear(ops::flatten(h, 1), fc, Tensor());
   const Tensor loss = ops::cross_entropy(logits, Tensor::from_vector<int64_t>({0, 2}, {2}), 0.1);
   loss.backward();
   for (const Tensor* t : {&w1, &w2, &g1, &b1, &g2, &b2, &fc}) {

@@ -40,7 +40,7 @@ struct Net {
 [[maybe_unused]] Tensor loss_of(const Net& n, const Tensor& x, const Tensor& target) {
   const Tensor h = ops::relu(ops::conv2d(x, n.cw, n.cb, 1, 1));
   const Tensor p = ops::max_pool2d(ops::add(h, ops::mul(h, 0.5)), 2);
-  return ops::cross_entropy(ops::linear(ops::flatten(p), n.lw, n.lb), target);
+  return ops::cross_entropy(ops::linear(ops::flatten(p, 1), n.lw, n.lb), target);
 }
 
 TEST(CudaMultiGpu, OpsAndOptimizerStepsOnCuda1MatchTheCpuAndKeepTheCurrentDevice) {
