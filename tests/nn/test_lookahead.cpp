@@ -91,7 +91,8 @@ void run_recipe(bool with_store) {
   EXPECT_EQ(la.kernels_per_update(), with_store ? 3u : 8u);
   for (int step : {5, 10}) {
     net.load_state_dict(fx.state("pre." + std::to_string(step), net));
-    la.update(fx.decay(step));
+    la.update(optim::lookahead_decay(step, 12));
+    EXPECT_EQ(optim::lookahead_decay(step, 12), fx.decay(step));
     expect_state(net, fx.state("post." + std::to_string(step), net), "after the lookahead of step " + std::to_string(step));
   }
   net.load_state_dict(fx.state("pre.12", net));
@@ -163,6 +164,15 @@ TEST(Lookahead, DeviceScalarDecayEqualsTheHostOne) {
     for (const auto& [name, v] : a.state_dict())
       if (v.dtype() == DType::Float32) EXPECT_EQ(v.to_vector<float>(), state_dict_find(b.state_dict(), name)->to_vector<float>());
   }
+}
+
+TEST(Lookahead, RecipeDecayScheduleEqualsTheRecipesTable) {
+  Fixture fx;
+  const std::vector<double> table = fx.t.at("decay").to_vector<double>();
+  for (int64_t s = 0; s <= 12; ++s)
+    EXPECT_NEAR(optim::lookahead_decay(s, 12), table[static_cast<size_t>(s)], 1e-15) << "step " << s;
+  expect_input_error([] { optim::lookahead_decay(13, 12); }, {"lookahead_decay", "13"});
+  expect_input_error([] { optim::lookahead_decay(0, 0); }, {"lookahead_decay", "total_steps", "0"});
 }
 
 TEST(Lookahead, RejectsBadInput) {
