@@ -22,6 +22,8 @@
 #include "gpunet/nn/module.h"
 #include "gpunet/ops.h"
 #include "gpunet/optim/adam.h"
+#include "gpunet/optim/lookahead.h"
+#include "gpunet/optim/muon.h"
 #include "gpunet/optim/sgd.h"
 #include "gpunet/random.h"
 #include "gpunet/tensor.h"
