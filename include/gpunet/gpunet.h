@@ -7,6 +7,7 @@
 #include "gpunet/data/image_folder.h"
 #include "gpunet/data/loader.h"
 #include "gpunet/data/transforms.h"
+#include "gpunet/data/whitening.h"
 #include "gpunet/device.h"
 #include "gpunet/dtype.h"
 #include "gpunet/error.h"
