@@ -15,6 +15,8 @@
 #include "gpunet/io/safetensors.h"
 #include "gpunet/models/lenet.h"
 #include "gpunet/models/registry.h"
+#include "gpunet/models/resnet.h"
+#include "gpunet/nn/batch_norm.h"
 #include "gpunet/nn/cnn_layers.h"
 #include "gpunet/nn/layers.h"
 #include "gpunet/nn/loss.h"

@@ -6,6 +6,7 @@
 
 #include "gpunet/error.h"
 #include "gpunet/models/lenet.h"
+#include "gpunet/models/resnet.h"
 
 namespace gpunet::models {
 
@@ -151,6 +152,8 @@ const ModelRegistry& registry() {
     auto* reg = new ModelRegistry();  // never destroyed: usable from other static destructors
     reg->add({"lenet", "LeNet", "the PyTorch CIFAR-10 tutorial's LeNet (62k parameters)",
               [](Generator& gen) { return std::make_shared<LeNet>(gen); }, {}});
+    reg->add({"resnet18", "ResNet-18", "ResNet-18, CIFAR variant (3x3 stem, no max-pool; 11.2M parameters)",
+              [](Generator& gen) { return std::make_shared<ResNet18>(10, gen); }, {}});
     return reg;
   }();
   return *r;

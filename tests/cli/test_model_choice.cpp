@@ -10,6 +10,7 @@
 #include "cli_run.h"
 #include "gpunet/io/checkpoint.h"
 #include "gpunet/models/lenet.h"
+#include "gpunet/models/registry.h"
 
 using namespace gpunet;
 using namespace gpunet::clitest;
@@ -150,4 +151,29 @@ TEST(CudaGraphFlag, TrainAndBenchShareOneMapping) {
                                 d.path.string(), kEnv);
     EXPECT_EQ(r.code, 0) << mode << ": " << r.err;
   }
+}
+
+// A ResNet-18 checkpoint whose BatchNorm tensors are missing or misshapen: one line naming the
+// tensor, exit 2, before any evaluation.
+TEST_F(ModelChoice, ResNetCheckpointWithMissingOrMisshapenBatchNormTensorsIsRefused) {
+  Generator gen(5);
+  StateDict sd = models::make_model("resnet18", gen)->state_dict();
+  StateDict missing;
+  for (auto& [n, t] : sd)
+    if (n != "layer2.0.bn1.running_var") missing.emplace_back(n, t);
+  io::save_weights(d / "missing.safetensors", missing);
+  expect_one_line_error(eval(d / "missing.safetensors", " --model resnet18"), {"layer2.0.bn1.running_var", "missing"},
+                        "missing BN tensor");
+  StateDict bad = sd;
+  for (auto& [n, t] : bad)
+    if (n == "bn1.running_mean") t = Tensor::zeros({3});
+  io::save_weights(d / "bad.safetensors", bad);
+  expect_one_line_error(eval(d / "bad.safetensors", " --model resnet18"), {"bn1.running_mean", "[3]", "[64]"},
+                        "misshapen BN tensor");
+  StateDict wrong_dtype = sd;
+  for (auto& [n, t] : wrong_dtype)
+    if (n == "bn1.num_batches_tracked") t = Tensor::zeros({});
+  io::save_weights(d / "dtype.safetensors", wrong_dtype);
+  expect_one_line_error(eval(d / "dtype.safetensors", " --model resnet18"), {"bn1.num_batches_tracked", "I64"},
+                        "BN counter with the wrong dtype");
 }

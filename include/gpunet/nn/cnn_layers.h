@@ -39,6 +39,9 @@ class Dropout : public Module {
   explicit Dropout(double p = 0.5, Generator& gen = default_generator());
   Tensor forward(const Tensor& x) override;
   std::string repr() const override;
+  /// The mask offset advances on the host every training call, so a replayed CUDA graph would
+  /// reuse one mask: a step through an active Dropout is not capturable.
+  bool capturable() const override { return p_ == 0.0; }
   double p() const { return p_; }
   uint64_t seed() const { return seed_; }
   uint64_t offset() const { return offset_; }
