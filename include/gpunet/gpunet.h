@@ -13,6 +13,7 @@
 #include "gpunet/error.h"
 #include "gpunet/io/checkpoint.h"
 #include "gpunet/io/safetensors.h"
+#include "gpunet/models/airbench.h"
 #include "gpunet/models/lenet.h"
 #include "gpunet/models/registry.h"
 #include "gpunet/models/resnet.h"
