@@ -3,6 +3,9 @@ find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
+# LAPACK's C interface (liblapacke-dev): the symmetric eigendecomposition of the whitening filters.
+find_package(LAPACK REQUIRED)
+pkg_check_modules(LAPACKE REQUIRED IMPORTED_TARGET lapacke)
 find_package(CURL REQUIRED)
 find_package(LibArchive REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
@@ -12,5 +15,5 @@ find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
 add_library(gpunet_deps INTERFACE)
 target_include_directories(gpunet_deps INTERFACE ${STB_INCLUDE_DIR} ${CLI11_INCLUDE_DIR})
 target_link_libraries(gpunet_deps INTERFACE
-  PkgConfig::OPENBLAS OpenMP::OpenMP_CXX Threads::Threads CURL::libcurl LibArchive::LibArchive
+  PkgConfig::OPENBLAS PkgConfig::LAPACKE LAPACK::LAPACK OpenMP::OpenMP_CXX Threads::Threads CURL::libcurl LibArchive::LibArchive
   nlohmann_json::nlohmann_json)

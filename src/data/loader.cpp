@@ -35,9 +35,14 @@ ops::detail::BatchParams make_params(const Transforms& t, int C, int H, int W, u
     p.std[c] = c < C ? pick(t.std, "std", c) : 1.f;
     GPUNET_CHECK(p.std[c] != 0.f, "Transforms: std[", c, "] is zero");
   }
-  GPUNET_CHECK(t.crop_padding >= 0, "Transforms: crop_padding must be >= 0, got ", t.crop_padding);
+  GPUNET_INPUT_CHECK(t.crop_padding >= 0, "Transforms: crop_padding must be >= 0, got ", t.crop_padding);
+  const bool reflect = t.padding_mode == PaddingMode::Reflect;
+  GPUNET_INPUT_CHECK(!reflect || (t.crop_padding < H && t.crop_padding < W), "Transforms: reflect padding ",
+                     t.crop_padding, " needs a padding smaller than the image side (", H, "x", W, ")");
   p.crop_pad = t.crop_padding;
+  p.reflect = reflect;
   p.hflip = t.horizontal_flip;
+  p.alternating_flip = t.flip_mode == FlipMode::Alternating;
   p.seed = seed;
   p.epoch = epoch;
   p.position = position;

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "gpunet/error.h"
+#include "gpunet/models/airbench.h"
 #include "gpunet/models/lenet.h"
 #include "gpunet/models/resnet.h"
 
@@ -154,6 +155,9 @@ const ModelRegistry& registry() {
               [](Generator& gen) { return std::make_shared<LeNet>(gen); }, {}});
     reg->add({"resnet18", "ResNet-18", "ResNet-18, CIFAR variant (3x3 stem, no max-pool; 11.2M parameters)",
               [](Generator& gen) { return std::make_shared<ResNet18>(10, gen); }, {}});
+    reg->add({"airbench94", "airbench94",
+              "airbench94's net: whitening conv, three conv groups with BN and GELU, linear head (2.0M parameters)",
+              [](Generator& gen) { return std::make_shared<Airbench94>(gen); }, {}});
     return reg;
   }();
   return *r;

@@ -2,6 +2,9 @@
 // exact formula). Plain loops; the reference the CUDA kernel is tested against.
 #include "kernels/batch.h"
 
+#include <cstddef>
+#include <vector>
+
 namespace gpunet::kernels::cpu {
 
 // images: (M, C, H, W) uint8, labels: (M) uint8, indices: (B) int64 -> x: (B, C, H, W) float, y: (B) int64
@@ -13,23 +16,26 @@ void gather_batch(const BatchParams& p, int B, const uint8_t* images, const uint
   float lut[4][256];
   for (int c = 0; c < C; ++c)
     for (int v = 0; v < 256; ++v) lut[c][v] = batch_normalize(static_cast<uint8_t>(v), p.mean[c], p.std[c]);
+  std::vector<int> rows(static_cast<size_t>(H)), cols(static_cast<size_t>(W));  // per sample: source, -1: zero pad
   for (int j = 0; j < B; ++j) {
     const int64_t m = indices[j];
     const uint8_t* img = images + m * record;
     float* out = x + j * record;
     y[j] = labels[m];
-    int dy = 0, dx = 0, flip = 0;
-    batch_augment_choice(p, p.position + j, &dy, &dx, &flip);
+    const BatchChoice ch = batch_sample_choice(p, p.position + j, m);
+    for (int oy = 0; oy < H; ++oy) rows[oy] = batch_source_index(oy, ch.dy, p.crop_pad, H, p.reflect);
+    for (int ox = 0; ox < W; ++ox) {
+      const int ix = batch_source_index(ch.post ? W - 1 - ox : ox, ch.dx, p.crop_pad, W, p.reflect);
+      cols[ox] = ix >= 0 && ch.pre ? W - 1 - ix : ix;
+    }
     for (int c = 0; c < C; ++c) {
       const uint8_t* plane = img + static_cast<int64_t>(c) * H * W;
       for (int oy = 0; oy < H; ++oy) {
-        const int iy = oy + dy - p.crop_pad;
+        const int iy = rows[oy];
         float* row = out + (static_cast<int64_t>(c) * H + oy) * W;
         for (int ox = 0; ox < W; ++ox) {
-          const int sx = flip ? W - 1 - ox : ox;
-          const int ix = sx + dx - p.crop_pad;
-          const bool inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
-          row[ox] = lut[c][inside ? plane[iy * W + ix] : 0];
+          const int ix = cols[ox];
+          row[ox] = lut[c][iy >= 0 && ix >= 0 ? plane[iy * W + ix] : 0];
         }
       }
     }

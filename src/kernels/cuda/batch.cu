@@ -21,12 +21,11 @@ __global__ void gather_batch_kernel(BatchParams p, int B, const uint8_t* images,
     const int oy = static_cast<int>((rest % plane) / p.W);
     const int ox = static_cast<int>(rest % p.W);
     const int64_t m = indices[j];
-    int dy = 0, dx = 0, flip = 0;
-    batch_augment_choice(p, p.position + j, &dy, &dx, &flip);
-    const int iy = oy + dy - p.crop_pad;
-    const int sx = flip ? p.W - 1 - ox : ox;
-    const int ix = sx + dx - p.crop_pad;
-    const bool inside = iy >= 0 && iy < p.H && ix >= 0 && ix < p.W;
+    const BatchChoice ch = batch_sample_choice(p, p.position + j, m);
+    const int iy = batch_source_index(oy, ch.dy, p.crop_pad, p.H, p.reflect);
+    int ix = batch_source_index(ch.post ? p.W - 1 - ox : ox, ch.dx, p.crop_pad, p.W, p.reflect);
+    if (ix >= 0 && ch.pre) ix = p.W - 1 - ix;
+    const bool inside = iy >= 0 && ix >= 0;
     const uint8_t v = inside ? images[m * record + c * plane + static_cast<int64_t>(iy) * p.W + ix] : uint8_t(0);
     x[i] = batch_normalize(v, p.mean[c], p.std[c]);
     if (rest == 0) y[j] = labels[m];
