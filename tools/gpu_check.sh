@@ -63,11 +63,11 @@ run test_ops 120 "$G/bin/test_ops" --gtest_brief=1
 # cases (the 16.8M-element cases are as slow under the sanitizer as they are redundant there).
 # memcheck: out-of-bounds and misaligned accesses; racecheck: shared-memory hazards (the block
 # reductions, the column sums); initcheck: reads of device memory never written.
-PARITY='CudaParity.*:CudaPoison.*:CudaSweep.Linear*:CudaSweep.NonContiguous*'
+PARITY='CudaParity.*:CudaParityCnn.*:CudaPoison.*:CudaSweep.Linear*:CudaSweep.NonContiguous*'
 for tool in memcheck racecheck initcheck; do
   run "sanitizer_$tool" 60 "$SANITIZER" --tool "$tool" --error-exitcode 9 "$G/bin/test_ops" --gtest_filter="$PARITY" --gtest_brief=1
 done
-for t in core nn data io; do
+for t in core nn data io models; do
   [ -x "$G/bin/test_$t" ] && run "test_$t" 90 "$G/bin/test_$t" --gtest_brief=1
 done
 run bench 45 "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,64,512 --steps 300 --json
