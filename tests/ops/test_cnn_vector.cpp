@@ -215,7 +215,8 @@ struct PoolCase {
 };
 const PoolCase kPools[] = {{32, 32, 3, 2, 1, false}, {16, 16, 3, 1, 1, false}, {7, 9, 2, 1, 0, false},
                            {13, 11, 3, 3, 1, true},   {33, 40, 4, 2, 2, false}, {5, 5, 5, 1, 2, false},
-                           {9, 9, 3, 2, 0, true},     {32, 32, 2, 2, 0, false}, {1, 1, 1, 1, 0, false}};
+                           {9, 9, 3, 2, 0, true},     {32, 32, 2, 2, 0, false}, {1, 1, 1, 1, 0, false},
+                           {11, 13, 3, 3, 0, true},   {9, 7, 2, 2, 0, false}};
 
 TEST(CnnVector, AvgPoolsMatchReference) {
   IsaRestore restore;
