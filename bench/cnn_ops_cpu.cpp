@@ -4,7 +4,7 @@
 // adaptive_avg_pool2d to 1x1 (forward, backward). Validates first (each fast path against the
 // reference: bit-identical max pool, the test's tolerances elsewhere), measures erf against
 // std::erf over a dense sweep, then times each op: median of `reps` runs, in ms.
-//   build/bin/bench_cnn_ops_cpu [threads=1] [reps=5]
+//   build/bin/bench_cnn_ops_cpu [threads=1] [reps=5] [op-name filter, e.g. bn_]
 // The vector level is isa() (GPUNET_CPU_ISA=avx2 caps it); without AVX2 it says so and exits 0.
 #include <algorithm>
 #include <chrono>
@@ -99,6 +99,7 @@ struct Shape4 {
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 1;
   const int reps = argc > 2 ? std::atoi(argv[2]) : 5;
+  const std::string filter = argc > 3 ? argv[3] : "";
 #ifdef _OPENMP
   omp_set_num_threads(threads);
 #endif
@@ -171,6 +172,7 @@ int main(int argc, char** argv) {
     char shape[48];
     std::snprintf(shape, sizeof shape, "%dx%dx%dx%d", sh.N, sh.C, sh.H, sh.H);
     for (const Op& op : ops) {
+      if (std::string(op.name).find(filter) == std::string::npos) continue;
       double ms[2];
       for (int p = 0; p < 2; ++p) {
         cpu::set_isa_for_testing(p == 0 ? Isa::Generic : fast);

@@ -162,7 +162,8 @@ TEST(CnnVector, BatchNormMatchesReference) {
     float offset;
   };
   for (Case k : {Case{2, 3, 1, 0.0f}, Case{4, 5, 7, 0.0f}, Case{8, 16, 33, 0.0f}, Case{16, 8, 1024, 0.0f},
-                 Case{4, 4, 256, 1000.0f}, Case{3, 2, 4099, -5.0f}}) {
+                 Case{4, 4, 256, 1000.0f}, Case{3, 2, 4099, -5.0f},
+                 Case{2, 1030, 3, 0.0f}}) {  // more channels than the plane-order pass takes
     const kernels::BatchNormShape s{k.N, k.C, k.HW};
     const size_t n = static_cast<size_t>(k.N) * k.C * k.HW;
     const auto x = data(n, 2.0f, k.offset, 3, k.HW == 7);  // NaN, inf in the first channels
