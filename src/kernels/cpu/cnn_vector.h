@@ -4,8 +4,10 @@
 // isa() is not Generic; each takes the reference's float parameter list after `isa` and
 // returns false where it does not handle the case (the reference loop then runs).
 // Results: elementwise ops within a few ulp of the reference (vector exp/erf, vec_math.inc);
-// batch-norm statistics summed in float per plane chunk and in double across them; pooling
-// sums row-first; max pool bit-identical. tests/ops/test_cnn_vector.cpp states the tolerances.
+// batch-norm statistics summed in double lanes (another order than the reference's double
+// sums), its elementwise passes in float; average pools sum rows first; the general max pool
+// forward is bit-identical. tests/ops/test_cnn_vector.cpp states the tolerances. None of them
+// allocates (row buffers and coefficients live on the stack).
 #include <cstdint>
 
 #include "kernels/batch_norm.h"
