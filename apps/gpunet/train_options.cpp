@@ -32,6 +32,7 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_flag("--quiet", o.quiet, "print only the final accuracy and errors");
   cmd.add_option("--model", o.model, model_help(false))->capture_default_str();
   cmd.add_option("--cuda-graph", o.cuda_graph, graph_mode_help())->capture_default_str();
+  add_recipe_flags(cmd, o);  // train_recipe.cpp
 }
 
 void validate(const TrainOptions& o) {
