@@ -17,6 +17,8 @@ Two runs of the same program from the same weights:
   f64: the peer's code with Net in float64 and normalise() giving float64 (its loss still casts
        the logits to float32, as the program does): the reference;
   f32: the peer's program as it is (fp32).
+Then the same two runs with --max-steps 16 (f64s16, f32s16: the schedules span the 17 planned
+steps; no final ema copy; step 16 ran with the whitening bias frozen).
 Saved: init.<name> (float32), f64.<name> (float64), f32.<name> (float32) final state_dicts,
 {f64,f32}.losses (per-step summed loss, float64), {f64,f32}.tta (the peer's tta_logits of the
 final net on the 100 test images, eval mode). The test measures gpunet's float32 run against f64
@@ -80,13 +82,17 @@ save_file({k: v.contiguous() for k, v in init.items()}, init_path)
 
 out = {f"init.{k}": v for k, v in init.items()}
 xte_u8, _ = peer.load_split(tmp, False)
-for tag, net_cls, norm in (("f64", SmallNet64, lambda x: orig_normalise(x).double()), ("f32", SmallNet, orig_normalise)):
+RUNS = [("f64", SmallNet64, lambda x: orig_normalise(x).double(), 0), ("f32", SmallNet, orig_normalise, 0),
+        ("f64s16", SmallNet64, lambda x: orig_normalise(x).double(), 16), ("f32s16", SmallNet, orig_normalise, 16)]
+for tag, net_cls, norm, max_steps in RUNS:
     losses.clear()
     peer.Net, peer.normalise = net_cls, norm
     torch.nn.CrossEntropyLoss = RecordingCE
     final = os.path.join(tmp, f"{tag}.safetensors")
     sys.argv = ["pytorch_airbench.py", "--data", tmp, "--device", "cpu", "--batch-size", str(BATCH), "--epochs",
                 str(EPOCHS), "--no-augment", "--no-shuffle", "--init", init_path, "--save", final, "--threads", "2"]
+    if max_steps:
+        sys.argv += ["--max-steps", str(max_steps)]
     peer.main()
     torch.nn.CrossEntropyLoss = OrigCE
     from safetensors.torch import load_file
@@ -94,6 +100,8 @@ for tag, net_cls, norm in (("f64", SmallNet64, lambda x: orig_normalise(x).doubl
     for k, v in state.items():
         out[f"{tag}.{k}"] = v
     out[f"{tag}.losses"] = torch.tensor(losses, dtype=torch.float64)
+    if max_steps:
+        continue  # stopped early: no final ema copy, no test
     ev = net_cls()
     ev.load_state_dict(state)
     ev.eval()

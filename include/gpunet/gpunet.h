@@ -26,6 +26,7 @@
 #include "gpunet/optim/adam.h"
 #include "gpunet/optim/lookahead.h"
 #include "gpunet/optim/muon.h"
+#include "gpunet/optim/schedule.h"
 #include "gpunet/optim/sgd.h"
 #include "gpunet/random.h"
 #include "gpunet/tensor.h"

@@ -62,6 +62,16 @@ std::vector<double> lr_factors(const Recipe& r, int64_t total) {
   return f;
 }
 
+optim::Schedule lr_schedule(const Recipe& r, int64_t total) {
+  GPUNET_INPUT_CHECK(total >= 1, "recipe ", r.name, ": total steps must be >= 1, got ", total);
+  const double warm = std::floor(r.lr_warmup * static_cast<double>(total)), T = static_cast<double>(total);
+  // numpy.interp over [0, warm, T]; with warm 0 the first point is shadowed by the second (numpy
+  // takes the last point at x), so the schedule starts at 1.
+  if (warm <= 0) return optim::Schedule::piecewise({{0.0, 1.0}, {T, r.lr_end}});
+  if (warm >= T) return optim::Schedule::piecewise({{0.0, r.lr_start}, {T, 1.0}});
+  return optim::Schedule::piecewise({{0.0, r.lr_start}, {warm, 1.0}, {T, r.lr_end}});
+}
+
 std::vector<GroupNumbers> group_numbers(const Recipe& r, int64_t batch_size) {
   const double wd = r.decay_scale * static_cast<double>(batch_size) / r.decay_divisor;
   std::vector<GroupNumbers> out;

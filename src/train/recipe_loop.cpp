@@ -77,6 +77,8 @@ RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const 
   optim::SGD opt(make_groups(r, net, batch), &net);
   std::vector<double> base_lrs;
   for (size_t g = 0; g < opt.store().num_groups(); ++g) base_lrs.push_back(opt.lr(g));
+  // The lr factor per step as a device-side table the optimizer steps through (no host work).
+  opt.set_schedule(lr_schedule(r, res.total_steps), res.total_steps);
   std::unique_ptr<optim::Lookahead> lookahead;
   if (r.lookahead_every > 0) lookahead = std::make_unique<optim::Lookahead>(net);
   Tensor frozen_later = r.frozen_after_name.empty() ? Tensor() : named_parameter(net, r.frozen_after_name);
@@ -113,8 +115,7 @@ RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const 
     EpochStats st;
     st.epoch = epoch;
     for (data::Batch b; step < run_steps && loader.next(b);) {
-      for (size_t g = 0; g < base_lrs.size(); ++g) opt.set_lr(g, base_lrs[g] * factors[static_cast<size_t>(step)]);
-      st.lr = base_lrs.back() * factors[static_cast<size_t>(step)];
+      st.lr = base_lrs.back() * factors[static_cast<size_t>(step)];  // the schedule's row, on the host
       opt.zero_grad();
       Tensor logits = net.forward(b.x);
       Tensor loss = ops::cross_entropy(logits, b.y, r.label_smoothing,

@@ -14,6 +14,7 @@
 
 #include "gpunet/data/transforms.h"
 #include "gpunet/data/whitening.h"
+#include "gpunet/optim/schedule.h"
 
 namespace gpunet::train {
 
@@ -79,6 +80,10 @@ int64_t steps_per_epoch(const Recipe& r, int64_t n, int64_t batch_size);
 /// The lr factor of each step t = 0..T (T + 1 values), numpy.interp over
 /// [0, int(lr_warmup x T), T] -> [lr_start, 1, lr_end], in double.
 std::vector<double> lr_factors(const Recipe& r, int64_t total);
+
+/// The same factors as an optim::Schedule (piecewise, numpy.interp), whose table the optimizer
+/// keeps on the device and steps through by itself: row t = base lr x lr_factors(r, T)[t].
+optim::Schedule lr_schedule(const Recipe& r, int64_t total);
 
 /// One group's numbers as the reference computes them.
 struct GroupNumbers {

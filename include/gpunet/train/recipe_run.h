@@ -8,8 +8,8 @@
 ///   auto r = gpunet::train::recipe("airbench94");
 ///   auto net = gpunet::models::make_model(r.model, gen);      // an Airbench94
 ///   gpunet::train::RecipeResult res = gpunet::train::run_recipe(r, *net, train, test, {});
-/// The lr is set per step from the host (Optimizer::set_lr with the recipe's factor): correct on
-/// every device, but the step is not captured as a CUDA graph.
+/// The lr follows the recipe's factors through Optimizer::set_schedule (a device-side table that
+/// the step advances itself); the lookahead's decay is written from the host every k steps.
 #include <cstdint>
 #include <functional>
 #include <memory>

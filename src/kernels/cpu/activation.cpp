@@ -1,7 +1,11 @@
-// gelu and silu on the CPU: plain loops, evaluated in T (float or double).
+// gelu and silu on the CPU: plain loops, evaluated in T (float or double). For float, where
+// isa() allows, the vector kernels of activation_vector.cpp run instead (within a few ulp of
+// these loops; tests/ops/test_cnn_vector.cpp); these loops are their oracle.
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/activation.h"
+#include "kernels/cpu/cnn_vector.h"
 
 namespace gpunet::kernels::cpu {
 namespace {
@@ -13,6 +17,8 @@ constexpr double kCubic = 0.044715;
 
 template <typename T>
 void gelu_forward(int64_t n, const T* x, bool tanh_approx, T* out) {
+  if constexpr (std::is_same_v<T, float>)
+    if (fast::gelu_forward(isa(), n, x, tanh_approx, out)) return;
   if (tanh_approx) {
     for (int64_t i = 0; i < n; ++i) {
       const T v = x[i];
@@ -26,6 +32,8 @@ void gelu_forward(int64_t n, const T* x, bool tanh_approx, T* out) {
 
 template <typename T>
 void gelu_backward(int64_t n, const T* x, const T* dout, bool tanh_approx, T* dx) {
+  if constexpr (std::is_same_v<T, float>)
+    if (fast::gelu_backward(isa(), n, x, dout, tanh_approx, dx)) return;
   if (tanh_approx) {
     for (int64_t i = 0; i < n; ++i) {
       const T v = x[i];
@@ -46,11 +54,15 @@ void gelu_backward(int64_t n, const T* x, const T* dout, bool tanh_approx, T* dx
 
 template <typename T>
 void silu_forward(int64_t n, const T* x, T* out) {
+  if constexpr (std::is_same_v<T, float>)
+    if (fast::silu_forward(isa(), n, x, out)) return;
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] / (T(1) + std::exp(-x[i]));
 }
 
 template <typename T>
 void silu_backward(int64_t n, const T* x, const T* dout, T* dx) {
+  if constexpr (std::is_same_v<T, float>)
+    if (fast::silu_backward(isa(), n, x, dout, dx)) return;
   for (int64_t i = 0; i < n; ++i) {
     const T s = T(1) / (T(1) + std::exp(-x[i]));
     dx[i] = dout[i] * s * (T(1) + x[i] * (T(1) - s));

@@ -1,8 +1,12 @@
 // batch_norm2d on the CPU: plain loops, one channel at a time; sums in double, two passes
 // (mean, then the centred sum of squares) so a large mean does not cancel the variance.
+// For float, where isa() allows, batch_norm_vector.cpp runs instead (float sums per plane
+// chunk; tests/ops/test_cnn_vector.cpp bounds the difference); these loops are its oracle.
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/batch_norm.h"
+#include "kernels/cpu/cnn_vector.h"
 
 namespace gpunet::kernels::cpu {
 
@@ -10,6 +14,10 @@ template <typename T>
 void batch_norm_forward(const BatchNormShape& s, const T* x, const T* weight, const T* bias, T* running_mean,
                         T* running_var, bool use_batch_stats, double momentum, double eps, T* out, T* save_mean,
                         T* save_invstd) {
+  if constexpr (std::is_same_v<T, float>)
+    if (fast::batch_norm_forward(isa(), s, x, weight, bias, running_mean, running_var, use_batch_stats, momentum, eps,
+                                 out, save_mean, save_invstd))
+      return;
   const int64_t M = static_cast<int64_t>(s.N) * s.HW;
 #pragma omp parallel for schedule(static) if (static_cast<int64_t>(s.C) * M > (1 << 16))
   for (int c = 0; c < s.C; ++c) {
@@ -54,6 +62,10 @@ void batch_norm_forward(const BatchNormShape& s, const T* x, const T* weight, co
 template <typename T>
 void batch_norm_backward(const BatchNormShape& s, const T* x, const T* weight, const T* save_mean,
                          const T* save_invstd, bool use_batch_stats, const T* dout, T* dx, T* dweight, T* dbias) {
+  if constexpr (std::is_same_v<T, float>)
+    if (fast::batch_norm_backward(isa(), s, x, weight, save_mean, save_invstd, use_batch_stats, dout, dx, dweight,
+                                  dbias))
+      return;
   const int64_t M = static_cast<int64_t>(s.N) * s.HW;
 #pragma omp parallel for schedule(static) if (static_cast<int64_t>(s.C) * M > (1 << 16))
   for (int c = 0; c < s.C; ++c) {

@@ -4,10 +4,13 @@
 // 8: the forward applies the same rule in the same order, the backward writes what fill + add
 // would, so the results are bit-identical to the portable loops
 // (tests/ops/test_max_pool_vector.cpp runs every vector ISA the CPU has against them).
+// Other float pools (any K, stride, padding) take the vector forward of pooling_vector.cpp,
+// bit-identical too (tests/ops/test_cnn_vector.cpp); the backward is the scalar scatter.
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 
+#include "kernels/cpu/cnn_vector.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/max_pool2d.h"
 
@@ -282,6 +285,8 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* out, int32_t* argma
   const int64_t planes = static_cast<int64_t>(s.N) * s.C;
   // The vector level for float 2x2 stride-2 pools (Generic: the portable loops).
   const Isa level = std::is_same_v<T, float> && plain_2x2(s) ? isa() : Isa::Generic;
+  if constexpr (std::is_same_v<T, float>)
+    if (!plain_2x2(s) && fast::max_pool2d_forward(isa(), s, x, out, argmax)) return;
 #pragma omp parallel for schedule(static) if (planes > 16)
   for (int64_t pl = 0; pl < planes; ++pl) {
     const T* xp = x + pl * s.H * s.W;

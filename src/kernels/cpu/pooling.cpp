@@ -1,13 +1,19 @@
 // avg_pool2d and adaptive_avg_pool2d on the CPU: plain loops, one (n, c) plane at a time,
 // sums in T in the window's row-major order. Backward scatters dout / divisor into dx.
+// For float, where isa() allows, pooling_vector.cpp runs instead (rows summed first;
+// tests/ops/test_cnn_vector.cpp bounds the difference); these loops are its oracle.
 #include <algorithm>
+#include <type_traits>
 
+#include "kernels/cpu/cnn_vector.h"
 #include "kernels/pooling.h"
 
 namespace gpunet::kernels::cpu {
 
 template <typename T>
 void avg_pool2d_forward(const Pool2dShape& s, bool count_include_pad, const T* x, T* out) {
+  if constexpr (std::is_same_v<T, float>)
+    if (fast::avg_pool2d_forward(isa(), s, count_include_pad, x, out)) return;
   const int64_t planes = static_cast<int64_t>(s.N) * s.C;
 #pragma omp parallel for schedule(static) if (planes > 16)
   for (int64_t pl = 0; pl < planes; ++pl) {
@@ -28,6 +34,8 @@ void avg_pool2d_forward(const Pool2dShape& s, bool count_include_pad, const T* x
 
 template <typename T>
 void avg_pool2d_backward(const Pool2dShape& s, bool count_include_pad, const T* dout, T* dx) {
+  if constexpr (std::is_same_v<T, float>)
+    if (fast::avg_pool2d_backward(isa(), s, count_include_pad, dout, dx)) return;
   const int64_t planes = static_cast<int64_t>(s.N) * s.C;
 #pragma omp parallel for schedule(static) if (planes > 16)
   for (int64_t pl = 0; pl < planes; ++pl) {
@@ -48,6 +56,8 @@ void avg_pool2d_backward(const Pool2dShape& s, bool count_include_pad, const T* 
 
 template <typename T>
 void adaptive_avg_pool2d_forward(const AdaptivePool2dShape& s, const T* x, T* out) {
+  if constexpr (std::is_same_v<T, float>)
+    if (fast::adaptive_avg_pool2d_forward(isa(), s, x, out)) return;
   const int64_t planes = static_cast<int64_t>(s.N) * s.C;
 #pragma omp parallel for schedule(static) if (planes > 16)
   for (int64_t pl = 0; pl < planes; ++pl) {
@@ -68,6 +78,8 @@ void adaptive_avg_pool2d_forward(const AdaptivePool2dShape& s, const T* x, T* ou
 
 template <typename T>
 void adaptive_avg_pool2d_backward(const AdaptivePool2dShape& s, const T* dout, T* dx) {
+  if constexpr (std::is_same_v<T, float>)
+    if (fast::adaptive_avg_pool2d_backward(isa(), s, dout, dx)) return;
   const int64_t planes = static_cast<int64_t>(s.N) * s.C;
 #pragma omp parallel for schedule(static) if (planes > 16)
   for (int64_t pl = 0; pl < planes; ++pl) {
