@@ -92,7 +92,7 @@ int run_train_recipe(const TrainOptions& o) {
   const int64_t epochs_planned = (total + ::gpunet::train::steps_per_epoch(r, train_set->n, batch) - 1) /
                                  ::gpunet::train::steps_per_epoch(r, train_set->n, batch);
   say("recipe " + r.name + ": batch " + std::to_string(batch) + ", " + std::to_string(total) + " steps (" +
-      std::to_string(epochs_planned) + " epochs)" +
+      std::to_string(epochs_planned) + (epochs_planned == 1 ? " epoch)" : " epochs)") +
       (o.max_steps > 0 && o.max_steps < total ? ", stopping after " + std::to_string(o.max_steps) : ""));
   if (!o.quiet) std::printf("epoch  steps  train_loss  train_acc        lr   seconds\n");
   ro.on_epoch = [&](const ::gpunet::train::EpochStats& st) {
