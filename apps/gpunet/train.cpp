@@ -147,6 +147,7 @@ class TrainRun {
 }  // namespace
 
 int run_train(const TrainOptions& o) {
+  if (!o.recipe.empty()) return run_train_recipe(o);
   validate(o);
   set_threads(o.threads);
   const Say say{o.quiet};
@@ -163,7 +164,11 @@ void register_train(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("train", "train a network (defaults: the PyTorch CIFAR-10 tutorial's LeNet run)");
   auto o = std::make_shared<TrainOptions>();
   add_train_flags(*cmd, *o);
-  cmd->callback([o, &exit_code]() { exit_code = run_train(*o); });
+  cmd->callback([o, cmd, &exit_code]() {
+    for (const CLI::Option* f : cmd->get_options())
+      if (f->count() > 0) o->given.insert(f->get_name());  // "--seed": what a recipe lets override
+    exit_code = run_train(*o);
+  });
 }
 
 }  // namespace gpunet::cli

@@ -39,6 +39,7 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
                  "cosine:WARMUP_STEPS[:MIN_FACTOR] (linear warmup, then cosine) | onecycle[:PCT_START] "
                  "(OneCycleLR, peak --lr) | piecewise:S0:F0,S1:F1,... (factor F at step S, numpy.interp)")
       ->capture_default_str();
+  add_recipe_flags(cmd, o);  // train_recipe.cpp
 }
 
 void validate(const TrainOptions& o) {

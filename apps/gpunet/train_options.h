@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 
 #include "gpunet/models/registry.h"
@@ -22,9 +23,15 @@ struct TrainOptions {
   std::string cuda_graph = "auto";  // parse_graph_mode (common.h): capture the step as a CUDA graph
   std::string lr_schedule = "none";  // optim::Schedule::parse's grammar
   int64_t schedule_steps = 0;        // the schedule's length: recorded in checkpoints; 0 = the planned steps
+  // --recipe NAME (train_recipe.cpp): the recipe's run; flags given on the command line override
+  std::string recipe;
+  bool no_augment = false, no_tta = false;
+  std::set<std::string> given;  // the long names of the flags given on the command line ("--seed")
 };
 
 void add_train_flags(CLI::App& cmd, TrainOptions& o);
+/// --recipe, --no-augment, --no-tta (train_recipe.cpp).
+void add_recipe_flags(CLI::App& cmd, TrainOptions& o);
 /// Throws InputError with the flag, the bad value and the allowed range.
 void validate(const TrainOptions& o);
 /// What a training checkpoint records about the run (strings).
@@ -34,5 +41,7 @@ std::map<std::string, std::string> run_settings(const TrainOptions& o);
 void apply_resume_settings(const std::map<std::string, std::string>& scalars, TrainOptions& o);
 
 int run_train(const TrainOptions& o);
+/// `gpunet train --recipe NAME` (train_recipe.cpp).
+int run_train_recipe(const TrainOptions& o);
 
 }  // namespace gpunet::cli

@@ -1,0 +1,146 @@
+// `gpunet train --recipe NAME`: a recipe's run (include/gpunet/train/recipe.h) through the
+// library's loop (recipe_run.h), with the per-epoch lines, the final test accuracy with TTA, the
+// time split as the recipe's reference measures it, and a final JSON line like the reference's.
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common.h"
+#include "gpunet/data/cifar10.h"
+#include "gpunet/error.h"
+#include "gpunet/io/checkpoint.h"
+#include "gpunet/models/registry.h"
+#include "gpunet/train/recipe_run.h"
+#include "train_options.h"
+#include "train_run.h"
+
+namespace gpunet::cli {
+namespace {
+
+// Flags a recipe run honours; any other training flag given with --recipe is refused, so that
+// nothing given is silently ignored.
+const std::set<std::string> kRecipeFlags = {"--recipe", "--data",      "--device",  "--seed",    "--max-steps",
+                                            "--no-augment", "--no-tta", "--no-shuffle", "--init", "--save",
+                                            "--metrics", "--batch-size", "--epochs", "--threads", "--quiet",
+                                            "--model"};
+
+void check_recipe_flags(const TrainOptions& o, const ::gpunet::train::Recipe& r) {
+  for (const std::string& f : o.given)
+    if (!kRecipeFlags.count(f))
+      throw InputError(f + " cannot be combined with --recipe " + r.name +
+                       " (the recipe sets it); flags a recipe run takes: --data --device --seed --max-steps "
+                       "--batch-size --epochs --no-augment --no-tta --no-shuffle --init --save --metrics --threads "
+                       "--quiet");
+  if (o.given.count("--model") && o.model != r.model)
+    throw InputError("--model " + o.model + ": --recipe " + r.name + " trains " + r.model);
+  if (o.given.count("--epochs") && o.epochs < 1)
+    throw InputError("--epochs " + std::to_string(o.epochs) + ": must be at least 1");
+  if (o.max_steps < 0) throw InputError("--max-steps " + std::to_string(o.max_steps) + ": must be >= 0");
+  if (o.given.count("--batch-size") && o.batch_size < 1)
+    throw InputError("--batch-size " + std::to_string(o.batch_size) + ": must be at least 1");
+}
+
+nlohmann::json or_null(double v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); }
+
+}  // namespace
+
+void add_recipe_flags(CLI::App& cmd, TrainOptions& o) {
+  cmd.add_option("--recipe", o.recipe,
+                 "train by a recipe (model, data, optimizer, schedules, evaluation): " + ::gpunet::train::known_recipes() +
+                     "; --data --device --seed --max-steps --batch-size --epochs --init --save --metrics override");
+  cmd.add_flag("--no-augment", o.no_augment, "with --recipe: no random translate or flip");
+  cmd.add_flag("--no-tta", o.no_tta, "with --recipe: the final test without test-time augmentation");
+}
+
+int run_train_recipe(const TrainOptions& o) {
+  const ::gpunet::train::Recipe& r = ::gpunet::train::recipe(o.recipe);  // InputError listing the known recipes
+  check_recipe_flags(o, r);
+  set_threads(o.threads);
+  const train::Say say{o.quiet};
+  std::string why;
+  const Device device = choose_device(o.device, &why);
+  say(why);
+  const DataChoice dc = choose_data(o.data);
+  if (dc.sample) std::fprintf(stderr, "%s\n", dc.note.c_str());
+  auto train_set = std::make_shared<data::Cifar10>(dc.dir, data::Split::Train);
+  auto test_set = std::make_shared<data::Cifar10>(dc.dir, data::Split::Test);
+
+  const models::ModelEntry& entry = model_flag(r.model);
+  Generator gen(o.seed);
+  std::shared_ptr<nn::Module> net = entry.make(gen);
+  if (!o.init.empty()) {
+    load_weights_into(*net, entry, o.init);  // the file's whitening is used as it is
+    say("initial weights from " + o.init + " (whitening included)");
+  }
+
+  ::gpunet::train::RecipeRunOptions ro;
+  ro.device = device;
+  ro.seed = o.seed;
+  if (o.given.count("--batch-size")) ro.batch_size = o.batch_size;
+  if (o.given.count("--epochs")) ro.epochs = o.epochs;
+  ro.max_steps = o.max_steps;
+  ro.augment = !o.no_augment;
+  ro.shuffle = !o.no_shuffle;
+  ro.tta = !o.no_tta;
+  ro.whiten_from_data = o.init.empty();
+  train::Metrics metrics(o.metrics, false);
+  const int64_t batch = ro.batch_size > 0 ? ro.batch_size : r.batch_size;
+  const double epochs = ro.epochs > 0 ? ro.epochs : r.epochs;
+  const int64_t total = ::gpunet::train::total_steps(r, train_set->n, batch, epochs);
+  const int64_t epochs_planned = (total + ::gpunet::train::steps_per_epoch(r, train_set->n, batch) - 1) /
+                                 ::gpunet::train::steps_per_epoch(r, train_set->n, batch);
+  say("recipe " + r.name + ": batch " + std::to_string(batch) + ", " + std::to_string(total) + " steps (" +
+      std::to_string(epochs_planned) + (epochs_planned == 1 ? " epoch)" : " epochs)") +
+      (o.max_steps > 0 && o.max_steps < total ? ", stopping after " + std::to_string(o.max_steps) : ""));
+  if (!o.quiet) std::printf("epoch  steps  train_loss  train_acc        lr   seconds\n");
+  ro.on_epoch = [&](const ::gpunet::train::EpochStats& st) {
+    if (!o.quiet)
+      std::printf("%5lld  %5lld  %10.4f  %8.2f%%  %8.6f  %8.2f\n", static_cast<long long>(st.epoch + 1),
+                  static_cast<long long>(st.steps), st.train_loss, 100.0 * st.train_accuracy, st.lr, st.seconds);
+    std::fflush(stdout);
+    if (metrics.on())
+      metrics.write({{"epoch", st.epoch + 1}, {"steps", st.steps}, {"train_loss", st.train_loss},
+                     {"train_accuracy", st.train_accuracy}, {"lr", st.lr}, {"seconds", st.seconds}});
+  };
+
+  const ::gpunet::train::RecipeResult res = ::gpunet::train::run_recipe(r, *net, train_set, test_set, ro);
+  if (!o.quiet) {
+    if (res.completed) {
+      if (res.tta_accuracy >= 0)
+        std::printf("test accuracy %.2f%% with TTA (%.2f%% without)\n", 100.0 * res.tta_accuracy,
+                    100.0 * res.test_accuracy);
+      else
+        std::printf("test accuracy %.2f%% (no TTA)\n", 100.0 * res.test_accuracy);
+    } else {
+      std::printf("stopped after %lld of %lld steps: no final ema copy and no test\n",
+                  static_cast<long long>(res.steps), static_cast<long long>(res.total_steps));
+    }
+    std::printf("time: whitening %.2f s + data %.2f s + training %.2f s = %.2f s; evaluation %.2f s\n",
+                res.whiten_seconds, res.data_seconds, res.loop_seconds, res.train_seconds, res.eval_seconds);
+  }
+  if (!o.save.empty()) {
+    io::save_weights(o.save, net->state_dict());
+    say("weights saved to " + o.save);
+  }
+  const nlohmann::json j = {{"recipe", r.name},
+                            {"device", device.str()},
+                            {"batch_size", batch},
+                            {"steps", res.steps},
+                            {"total_steps", res.total_steps},
+                            {"images_per_second", res.images_per_second},
+                            {"whiten_seconds", res.whiten_seconds},
+                            {"data_seconds", res.data_seconds},
+                            {"train_seconds", res.train_seconds},
+                            {"seconds_including_eval", res.train_seconds + res.eval_seconds},
+                            {"last_loss_sum", res.last_loss_sum},
+                            {"test_accuracy", or_null(o.no_tta ? res.test_accuracy : res.tta_accuracy)},
+                            {"test_accuracy_no_tta", or_null(res.test_accuracy)}};
+  if (metrics.on()) metrics.write(j);
+  std::printf("%s\n", j.dump().c_str());
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace gpunet::cli

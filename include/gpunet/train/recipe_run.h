@@ -1,0 +1,78 @@
+#pragma once
+/// Runs a training recipe (recipe.h) end to end, as its reference program does, on any device:
+/// the whitening from the data (unless the weights came with one), the parameter groups, per
+/// step the scheduled lr, forward, the recipe's loss, backward, SGD, the lookahead every k steps;
+/// the frozen-after parameters frozen at their epoch; after the last planned step net <- ema and
+/// the final test accuracy with the recipe's test-time augmentation. Shared by `gpunet train
+/// --recipe` and the tests.
+///   auto r = gpunet::train::recipe("airbench94");
+///   auto net = gpunet::models::make_model(r.model, gen);      // an Airbench94
+///   gpunet::train::RecipeResult res = gpunet::train::run_recipe(r, *net, train, test, {});
+/// The lr follows the recipe's factors through Optimizer::set_schedule (a device-side table that
+/// the step advances itself); the lookahead's decay is written from the host every k steps.
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "gpunet/data/dataset.h"
+#include "gpunet/device.h"
+#include "gpunet/nn/module.h"
+#include "gpunet/tensor.h"
+#include "gpunet/train/recipe.h"
+
+namespace gpunet::train {
+
+/// What one finished epoch did (loss and accuracy over its steps; the lr of its last step).
+struct EpochStats {
+  int64_t epoch = 0, steps = 0, images = 0;
+  double train_loss = 0;  ///< mean per image (the summed batch losses / images)
+  double train_accuracy = 0, lr = 0, seconds = 0;
+};
+
+struct RecipeRunOptions {
+  Device device = Device::cpu();
+  uint64_t seed = 0;          ///< the loader's shuffling and augmentation
+  int64_t batch_size = 0;     ///< 0: the recipe's
+  double epochs = 0;          ///< 0: the recipe's (fractional allowed)
+  int64_t max_steps = 0;      ///< stop after this many steps (0: all); the schedules still span
+                              ///< the planned run, and a stopped run skips the final ema copy
+                              ///< and the test
+  bool augment = true, shuffle = true, tta = true;
+  bool whiten_from_data = true;  ///< false: keep the net's whitening (weights from a file)
+  /// Called after every epoch (and after a --max-steps stop mid-epoch).
+  std::function<void(const EpochStats&)> on_epoch;
+  /// Called after every step with the step's summed loss (reads it: synchronises). Optional.
+  std::function<void(int64_t step, double loss)> on_step;
+};
+
+struct RecipeResult {
+  int64_t steps = 0, total_steps = 0;
+  bool completed = false;  ///< the planned run finished (ema copied back, test run)
+  double whiten_seconds = 0, data_seconds = 0, loop_seconds = 0;
+  double train_seconds = 0;   ///< whitening + data preparation + training, as the reference's
+  double eval_seconds = 0;    ///< the final test
+  double images_per_second = 0;  ///< over the steps after the first
+  double last_loss_sum = 0;      ///< the last step's summed loss
+  double test_accuracy = -1;     ///< without TTA (-1: not evaluated)
+  double tta_accuracy = -1;      ///< with the recipe's TTA (-1: not evaluated or --no-tta)
+};
+
+/// Trains `net` (the recipe's model, on o.device) on `train` by `r`, then evaluates it on `test`
+/// when the planned run completed. Requires the model to be the recipe's (an Airbench94 for the
+/// whitening), train with at least one batch, epochs > 0; throws InputError otherwise.
+RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const data::ImageDataset> train,
+                        std::shared_ptr<const data::ImageDataset> test, const RecipeRunOptions& o);
+
+/// One view of x (N, C, H, W) as `v` says: reflect-pad by v.pad, crop H x W at (v.dy, v.dx), then
+/// the horizontal flip when v.flip (torch's F.pad(x, (p,)*4, mode="reflect")[..., dy:dy+H,
+/// dx:dx+W], then .flip(-1)). Exact copies, on x's device. Requires v.pad < H, W and
+/// 0 <= dy, dx <= 2 pad.
+Tensor tta_view(const Tensor& x, const TtaView& v);
+/// The weighted sum of the model's logits over `views` (no autograd; eval mode is the caller's).
+Tensor tta_logits(nn::Module& net, const Tensor& x, const std::vector<TtaView>& views);
+/// Test accuracy of `net` (eval mode during, restored after) with the recipe's normalisation,
+/// in file order, batches of `batch_size`; with the recipe's TTA when `tta`.
+double recipe_accuracy(const Recipe& r, nn::Module& net, std::shared_ptr<const data::ImageDataset> test, Device device,
+                       bool tta, int64_t batch_size = 2000);
+
+}  // namespace gpunet::train

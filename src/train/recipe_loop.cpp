@@ -1,0 +1,167 @@
+// The training loop of a recipe (include/gpunet/train/recipe_run.h), in the order of the
+// recipe's reference program (../shared/peers/pytorch_airbench.py, main()).
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gpunet/autograd.h"
+#include "gpunet/data/loader.h"
+#include "gpunet/error.h"
+#include "gpunet/models/airbench.h"
+#include "gpunet/ops.h"
+#include "gpunet/optim/lookahead.h"
+#include "gpunet/optim/sgd.h"
+#include "gpunet/train/recipe_run.h"
+#include "ops/loss_sum.h"
+
+namespace gpunet::train {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double seconds_since(clock::time_point t0, Device device) {
+  if (device.is_cuda()) cuda::synchronize(device.index());
+  return std::chrono::duration<double>(clock::now() - t0).count();
+}
+
+// The recipe's parameter groups over net's trainable parameters (at this moment), in
+// named_parameters order: each goes to the first group whose name_contains it names.
+std::vector<optim::ParamGroup> make_groups(const Recipe& r, nn::Module& net, int64_t batch_size) {
+  const std::vector<GroupNumbers> nums = group_numbers(r, batch_size);
+  std::vector<optim::ParamGroup> groups(r.groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    groups[g].options = optim::sgd_group({nums[g].lr, r.momentum, 0.0, nums[g].weight_decay, r.nesterov});
+  }
+  for (auto& [name, p] : net.named_parameters()) {
+    if (!p.requires_grad()) continue;
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (r.groups[g].name_contains.empty() || name.find(r.groups[g].name_contains) != std::string::npos) {
+        groups[g].params.push_back(p);
+        break;
+      }
+    }
+  }
+  for (size_t g = 0; g < groups.size(); ++g)
+    GPUNET_INPUT_CHECK(!groups[g].params.empty(), "recipe ", r.name, ": the parameter group '", r.groups[g].label,
+                       "' matches no trainable parameter of the model");
+  return groups;
+}
+
+Tensor named_parameter(nn::Module& net, const std::string& name) {
+  for (auto& [n, p] : net.named_parameters())
+    if (n == name) return p;
+  throw InputError("recipe: the model has no parameter '" + name + "'");
+}
+
+
+}  // namespace
+
+RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const data::ImageDataset> train,
+                        std::shared_ptr<const data::ImageDataset> test, const RecipeRunOptions& o) {
+  GPUNET_INPUT_CHECK(train && train->n > 0, "recipe ", r.name, ": the training set is empty");
+  GPUNET_INPUT_CHECK(train->c == 3 && train->h == 32 && train->w == 32 && train->num_classes() == 10,
+                     "recipe ", r.name, ": needs CIFAR-10-shaped data (3x32x32 images, 10 classes), got ", train->c,
+                     "x", train->h, "x", train->w, " with ", train->num_classes(), " classes");
+  const int64_t batch = o.batch_size > 0 ? o.batch_size : r.batch_size;
+  const double epochs = o.epochs > 0 ? o.epochs : r.epochs;
+  RecipeResult res;
+  res.total_steps = total_steps(r, train->n, batch, epochs);  // checks batch <= n and epochs > 0
+  const int64_t run_steps = o.max_steps > 0 ? std::min(o.max_steps, res.total_steps) : res.total_steps;
+  const std::vector<double> factors = lr_factors(r, res.total_steps);
+  net.to(o.device);
+  net.train();
+
+  // The optimizer over the parameters trainable now, and the lookahead's ema taken now (before
+  // the whitening, as the reference does).
+  optim::SGD opt(make_groups(r, net, batch), &net);
+  std::vector<double> base_lrs;
+  for (size_t g = 0; g < opt.store().num_groups(); ++g) base_lrs.push_back(opt.lr(g));
+  // The lr factor per step as a device-side table the optimizer steps through (no host work).
+  opt.set_schedule(lr_schedule(r, res.total_steps), res.total_steps);
+  std::unique_ptr<optim::Lookahead> lookahead;
+  if (r.lookahead_every > 0) lookahead = std::make_unique<optim::Lookahead>(net);
+  Tensor frozen_later = r.frozen_after_name.empty() ? Tensor() : named_parameter(net, r.frozen_after_name);
+
+  const auto t0 = clock::now();
+  if (o.whiten_from_data) {
+    auto* ab = dynamic_cast<models::Airbench94*>(&net);
+    GPUNET_INPUT_CHECK(ab != nullptr, "recipe ", r.name, ": the whitening needs an Airbench94 model");
+    ab->whiten_from(*train, r.transforms, r.whitening);
+  }
+  res.whiten_seconds = seconds_since(t0, o.device);
+
+  const auto t_data = clock::now();
+  data::LoaderOptions lo;
+  lo.batch_size = batch;
+  lo.shuffle = o.shuffle;
+  lo.drop_last = r.drop_last;
+  lo.seed = o.seed;
+  lo.transforms = o.augment ? r.transforms : r.transforms.without_augmentation();
+  lo.device = o.device;
+  data::DataLoader loader(train, lo);
+  res.data_seconds = seconds_since(t_data, o.device);
+
+  const auto t_loop = clock::now();
+  clock::time_point t_after_first = t_loop;
+  int64_t& step = res.steps;
+  for (int64_t epoch = 0; step < run_steps; ++epoch) {
+    const auto t_epoch = clock::now();
+    if (frozen_later.defined()) frozen_later.requires_grad_(epoch < r.frozen_after_epochs);
+    loader.set_position(static_cast<uint64_t>(epoch), 0);
+    // The epoch's summed loss and correct count, in double on the device (read at its end).
+    const Tensor loss_sum = Tensor::zeros({1}, DType::Float64, o.device), correct = Tensor::zeros({1}, DType::Float64, o.device);
+    Tensor last_loss;
+    EpochStats st;
+    st.epoch = epoch;
+    for (data::Batch b; step < run_steps && loader.next(b);) {
+      st.lr = base_lrs.back() * factors[static_cast<size_t>(step)];  // the schedule's row, on the host
+      opt.zero_grad();
+      Tensor logits = net.forward(b.x);
+      Tensor loss = ops::cross_entropy(logits, b.y, r.label_smoothing,
+                                       r.loss_sum ? ops::Reduction::Sum : ops::Reduction::Mean);
+      loss.backward();
+      opt.step();
+      ++step;
+      if (lookahead && step % r.lookahead_every == 0)
+        lookahead->update(optim::lookahead_decay(step, res.total_steps, r.lookahead_every, r.lookahead_base));
+      {
+        NoGradGuard g;
+        last_loss = loss.detach();
+        const Tensor per_batch = r.loss_sum ? last_loss : ops::mul(last_loss, static_cast<double>(b.size));
+        ops::add_to_running_loss(per_batch.reshape({1}), loss_sum);
+        ops::add_to_running_loss(
+            ops::sum(ops::eq(ops::argmax(logits.detach(), 1), b.y).to(DType::Float32)).reshape({1}), correct);
+      }
+      st.images += b.size;
+      ++st.steps;
+      if (o.on_step) o.on_step(step, last_loss.item());
+      if (step == 1) {
+        if (o.device.is_cuda()) cuda::synchronize(o.device.index());
+        t_after_first = clock::now();
+      }
+    }
+    if (st.steps == 0) break;
+    res.last_loss_sum = last_loss.item();
+    st.train_loss = loss_sum.item() / static_cast<double>(st.images);
+    st.train_accuracy = correct.item() / static_cast<double>(st.images);
+    st.seconds = seconds_since(t_epoch, o.device);
+    if (o.on_epoch) o.on_epoch(st);
+  }
+  res.completed = step == res.total_steps;
+  if (res.completed && lookahead) lookahead->copy_to_net();
+  res.loop_seconds = seconds_since(t_loop, o.device);
+  res.train_seconds = res.whiten_seconds + res.data_seconds + res.loop_seconds;
+  const double timed = std::chrono::duration<double>(clock::now() - t_after_first).count();
+  if (step > 1 && timed > 0) res.images_per_second = static_cast<double>((step - 1) * batch) / timed;
+
+  if (res.completed && test) {
+    const auto t_eval = clock::now();
+    res.test_accuracy = recipe_accuracy(r, net, test, o.device, false);
+    if (o.tta && !r.tta.empty()) res.tta_accuracy = recipe_accuracy(r, net, test, o.device, true);
+    res.eval_seconds = seconds_since(t_eval, o.device);
+  }
+  return res;
+}
+
+}  // namespace gpunet::train
