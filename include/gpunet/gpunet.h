@@ -22,6 +22,7 @@
 #include "gpunet/nn/module.h"
 #include "gpunet/ops.h"
 #include "gpunet/optim/adam.h"
+#include "gpunet/optim/schedule.h"
 #include "gpunet/optim/sgd.h"
 #include "gpunet/random.h"
 #include "gpunet/tensor.h"

@@ -4,7 +4,9 @@
 // parameters' device (a CUDA graph replay then sees new values), laid out by the optimizer as
 //   step_scalars: [0] steps completed so far (float64; exact up to 2^53)
 //                 then per group g, at kGroupScalars * g + 1:  lr, bias_correction1, bias_correction2
-// The hyper-parameters that never change during a run are passed by value.
+// The hyper-parameters that never change during a run are passed by value. A learning-rate
+// schedule is a float64 table [rows x groups] on the same device (row t: each group's lr at step
+// t); optim_schedule_lr copies the row of the current step count into the groups' lr slots.
 #include <cstdint>
 
 namespace gpunet::kernels {
@@ -39,6 +41,9 @@ void adam_step(int64_t n, const AdamParams& h, const double* group, T* param, co
 void adam_bias_corrections(double beta1, double beta2, const double* step, double* group);
 // After every group's update: *step += 1.
 void optim_count_step(double* step);
+// scalars[group_scalars_offset(g)] = table[min(scalars[0], rows - 1) * groups + g] for every
+// group g < groups (the lr of the step about to run; the last row holds after the table's end).
+void optim_schedule_lr(const double* table, int64_t rows, int64_t groups, double* scalars);
 }  // namespace cpu
 
 namespace cuda {
@@ -48,6 +53,7 @@ void adam_step(int64_t n, const AdamParams& h, const double* group, float* param
                float* exp_avg_sq);
 void adam_bias_corrections(double beta1, double beta2, const double* step, double* group);
 void optim_count_step(double* step);
+void optim_schedule_lr(const double* table, int64_t rows, int64_t groups, double* scalars);
 }  // namespace cuda
 
 }  // namespace gpunet::kernels

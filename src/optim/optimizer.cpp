@@ -47,12 +47,41 @@ Optimizer::Optimizer(nn::Module* module, std::vector<ParamGroup> groups)
 void Optimizer::sync_device() {
   store_->sync_layout();
   if (scalars_.device() != store_->device()) scalars_ = scalars_.to(store_->device());
+  if (table_.defined() && table_.device() != store_->device()) table_ = table_.to(store_->device());
 }
 
 void Optimizer::step() {
   sync_device();
   update();
   GPUNET_DISPATCH("optimizer.step", scalars_.device(), optim_count_step, step_count());
+  refresh_lr();  // the next step's lr, in stream order
+}
+
+void Optimizer::refresh_lr() {
+  if (!table_.defined()) return;
+  GPUNET_DISPATCH("optimizer.schedule", scalars_.device(), optim_schedule_lr, table_.data<double>(), table_.size(0),
+                  table_.size(1), scalars_.data<double>());
+}
+
+void Optimizer::set_schedule(const Schedule& schedule, int64_t total_steps) {
+  const size_t G = store_->num_groups();
+  std::vector<double> base(G);
+  for (size_t g = 0; g < G; ++g) base[g] = store_->options(g).lr;
+  const std::vector<double> table = schedule.table(total_steps, base);  // checks total_steps
+  sync_device();
+  table_ = Tensor::from_vector(table, {total_steps, static_cast<int64_t>(G)}, store_->device());
+  refresh_lr();
+}
+
+void Optimizer::clear_schedule() {
+  table_ = Tensor();
+  for (size_t g = 0; g < store_->num_groups(); ++g) set_lr(g, store_->options(g).lr);
+}
+
+double Optimizer::current_lr(size_t group) const {
+  GPUNET_INPUT_CHECK(group < store_->num_groups(), "current_lr: no parameter group ", group, " (there are ",
+                     store_->num_groups(), ")");
+  return scalars_.narrow(0, kernels::group_scalars_offset(static_cast<int64_t>(group)), 1).item();
 }
 
 double* Optimizer::group_scalars(size_t g) const {
@@ -66,6 +95,7 @@ void Optimizer::set_lr(size_t group, double lr) {
   GPUNET_INPUT_CHECK(group < store_->num_groups(), "set_lr: no parameter group ", group, " (there are ",
                      store_->num_groups(), ")");
   GPUNET_INPUT_CHECK(std::isfinite(lr) && lr >= 0, "set_lr: invalid learning rate ", lr, " (must be >= 0)");
+  GPUNET_INPUT_CHECK(!table_.defined(), "set_lr: a learning-rate schedule is attached; clear_schedule() first");
   store_->options(group).lr = lr;
   const int64_t at = kernels::group_scalars_offset(static_cast<int64_t>(group));
   scalars_.narrow(0, at, 1).copy_(Tensor::from_vector<double>({lr}, {1}));
@@ -76,6 +106,7 @@ int64_t Optimizer::steps() const { return static_cast<int64_t>(scalars_.narrow(0
 void Optimizer::set_steps(int64_t steps) {
   GPUNET_INPUT_CHECK(steps >= 0, "optimizer: invalid step count ", steps);
   scalars_.narrow(0, 0, 1).copy_(Tensor::from_vector<double>({static_cast<double>(steps)}, {1}));
+  refresh_lr();
 }
 
 StateDict Optimizer::slot_tensors(const std::vector<std::string>& slots) const {

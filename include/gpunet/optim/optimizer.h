@@ -8,6 +8,7 @@
 ///   gpunet::optim::SGD opt(*net, {.lr = 0.001, .momentum = 0.9});
 ///   opt.zero_grad(); loss.backward(); opt.step();
 ///   opt.set_lr(0, 0.0005);                         // between steps, never inside a capture
+///   opt.set_schedule(optim::Schedule::step_decay(30, 0.1), 90);  // the step advances the lr
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "gpunet/nn/module.h"
 #include "gpunet/optim/param_store.h"
+#include "gpunet/optim/schedule.h"
 #include "gpunet/tensor.h"
 
 namespace gpunet::optim {
@@ -42,10 +44,26 @@ class Optimizer {
   virtual bool capturable() const { return false; }
 
   /// Sets group `group`'s learning rate, on the host (options) and in the device scalars.
-  /// Requires lr >= 0 and finite; call it between steps, not while a CUDA graph is captured
-  /// (a replay reads the new value from the device).
+  /// Requires lr >= 0 and finite and no schedule attached (InputError otherwise); call it
+  /// between steps, not while a CUDA graph is captured (a replay reads the new value from the device).
   void set_lr(size_t group, double lr);
+  /// Group `group`'s base lr (its option; a schedule scales it, see current_lr).
   double lr(size_t group) const { return store_->options(group).lr; }
+  /// Attaches a learning-rate schedule over `total_steps` steps: its table [total_steps x groups]
+  /// of per-step lrs (schedule.h, from each group's base lr) goes to the parameters' device, and
+  /// from then on every step() sets each group's lr to the table's row at the device step count
+  /// (the last row after the end), on the device, so a replayed CUDA graph follows the schedule.
+  /// The lr slots are set for the current step count at once (also by load_state). Replaces an
+  /// earlier schedule. Throws InputError for total_steps < 1. Call it between steps.
+  void set_schedule(const Schedule& schedule, int64_t total_steps);
+  /// Detaches the schedule; the lr slots go back to the base lrs.
+  void clear_schedule();
+  bool has_schedule() const { return table_.defined(); }
+  /// The schedule's table (float64 [total_steps x groups], on the parameters' device), or undefined.
+  const Tensor& schedule_table() const { return table_; }
+  /// The lr group `group`'s next step uses (PyTorch's param_groups[g]["lr"] after
+  /// scheduler.step()), read from the device scalars (synchronises with the device).
+  double current_lr(size_t group) const;
   /// Steps completed: read from the device (synchronises with it).
   int64_t steps() const;
   /// The per-step scalars (kernels/optim.h gives the layout), float64 on the parameters' device.
@@ -73,11 +91,16 @@ class Optimizer {
   StateDict slot_tensors(const std::vector<std::string>& slots) const;
   /// Copies `tensors`' "state.<i>.<slot>" into the slots; InputError when one is missing or misshapen.
   void load_slots(const StateDict& tensors, const std::vector<std::string>& slots);
-  /// Sets the device step count.
+  /// Sets the device step count (and, with a schedule, the lr slots for it).
   void set_steps(int64_t steps);
 
   std::shared_ptr<ParamStore> store_;  // shared with the module (which holds a weak reference)
   Tensor scalars_;
+
+ private:
+  /// With a schedule: the lr slots from the table's row at the device step count.
+  void refresh_lr();
+  Tensor table_;  // the schedule's per-step lrs, or undefined
 };
 
 }  // namespace gpunet::optim

@@ -78,6 +78,12 @@ void adam_bias_corrections(double beta1, double beta2, const double* step, doubl
 
 void optim_count_step(double* step) { *step += 1.0; }
 
+void optim_schedule_lr(const double* table, int64_t rows, int64_t groups, double* scalars) {
+  const double last = static_cast<double>(rows - 1);
+  const int64_t row = static_cast<int64_t>(scalars[0] < last ? scalars[0] : last);
+  for (int64_t g = 0; g < groups; ++g) scalars[group_scalars_offset(g)] = table[row * groups + g];
+}
+
 template void sgd_step<float>(int64_t, const SgdParams&, const double*, const double*, float*, const float*, float*);
 template void sgd_step<double>(int64_t, const SgdParams&, const double*, const double*, double*, const double*,
                                double*);

@@ -1,7 +1,8 @@
 // Optimizer updates on the GPU: one kernel over a parameter group's run of the flat buffers, the
 // CPU twin's operation order (PyTorch's single-tensor SGD / Adam / AdamW). The per-step scalars
 // (lr, step count, bias corrections) are read from device memory, so a replayed CUDA graph sees
-// the values of the step it replays; the tiny kernels that advance them run in stream order.
+// the values of the step it replays; the tiny kernels that advance them (the step count, the
+// scheduled lr read from its table) run in stream order.
 #include "kernels/optim.h"
 
 #include "kernels/cuda/common.cuh"
@@ -68,6 +69,13 @@ __global__ void adam_bias_corrections_kernel(double beta1, double beta2, const d
 
 __global__ void optim_count_step_kernel(double* step) { *step += 1.0; }
 
+__global__ void optim_schedule_lr_kernel(const double* table, int64_t rows, int64_t groups, double* scalars) {
+  const double last = static_cast<double>(rows - 1);
+  const int64_t row = static_cast<int64_t>(scalars[0] < last ? scalars[0] : last);
+  for (int64_t g = threadIdx.x; g < groups; g += blockDim.x)
+    scalars[1 + kGroupScalars * g] = table[row * groups + g];
+}
+
 }  // namespace
 
 void sgd_step(int64_t n, const SgdParams& h, const double* group, const double* step, float* param, const float* grad,
@@ -91,6 +99,12 @@ void adam_bias_corrections(double beta1, double beta2, const double* step, doubl
 
 void optim_count_step(double* step) {
   optim_count_step_kernel<<<1, 1, 0, stream()>>>(step);
+  GPUNET_KERNEL_CHECK();
+}
+
+void optim_schedule_lr(const double* table, int64_t rows, int64_t groups, double* scalars) {
+  if (rows <= 0 || groups <= 0) return;
+  optim_schedule_lr_kernel<<<1, 32, 0, stream()>>>(table, rows, groups, scalars);
   GPUNET_KERNEL_CHECK();
 }
 
