@@ -54,7 +54,10 @@ class TrainRun {
         divergence_(opt_, *net_, step_),
         checkpoints_(opt_, *net_, *optimizer_, loader_, step_, divergence_),
         progress_(opt_, planned_steps(), at_.steps),
-        log_(opt_, step_, metrics_, divergence_, progress_) {}
+        log_(opt_, step_, *optimizer_, metrics_, divergence_, progress_) {
+    // Over every planned epoch (--max-steps stops early, like an interrupt); after restore().
+    attach_schedule(opt_, *optimizer_, loader_.epoch_size() * opt_.epochs);
+  }
   TrainRun(const TrainRun&) = delete;  // the parts hold references to each other
   TrainRun& operator=(const TrainRun&) = delete;
 

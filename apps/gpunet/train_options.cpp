@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "gpunet/error.h"
+#include "gpunet/optim/schedule.h"
 
 namespace gpunet::cli {
 
@@ -32,6 +33,12 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_flag("--quiet", o.quiet, "print only the final accuracy and errors");
   cmd.add_option("--model", o.model, model_help(false))->capture_default_str();
   cmd.add_option("--cuda-graph", o.cuda_graph, graph_mode_help())->capture_default_str();
+  cmd.add_option("--lr-schedule", o.lr_schedule,
+                 "learning-rate schedule over --epochs x batches per epoch (--max-steps stops early without shortening it), "
+                 "stepped per optimizer step, scaling --lr: none | step:SIZE:GAMMA (StepLR) | "
+                 "cosine:WARMUP_STEPS[:MIN_FACTOR] (linear warmup, then cosine) | onecycle[:PCT_START] "
+                 "(OneCycleLR, peak --lr) | piecewise:S0:F0,S1:F1,... (factor F at step S, numpy.interp)")
+      ->capture_default_str();
 }
 
 void validate(const TrainOptions& o) {
@@ -49,6 +56,7 @@ void validate(const TrainOptions& o) {
   if (o.checkpoint_every < 0) bad("--checkpoint-every " + std::to_string(o.checkpoint_every) + ": must be >= 0");
   if (o.checkpoint_every > 0 && o.checkpoint.empty()) bad("--checkpoint-every needs --checkpoint FILE");
   parse_graph_mode(o.cuda_graph);
+  optim::Schedule::parse(o.lr_schedule);  // InputError naming the bad part
   if (o.threads < 0 || o.threads > 1024) bad("--threads " + std::to_string(o.threads) + ": must be between 1 and 1024");
   // Output files: their folder must exist now, not when the first save comes after an epoch.
   for (const auto& [flag, path] : {std::pair<const char*, const std::string&>{"--checkpoint", o.checkpoint},
@@ -79,7 +87,9 @@ std::map<std::string, std::string> run_settings(const TrainOptions& o) {
           {"seed", std::to_string(o.seed)},
           {"shuffle", o.no_shuffle ? "0" : "1"},
           {"epochs", std::to_string(o.epochs)},
-          {"log_every", std::to_string(o.log_every)}};
+          {"log_every", std::to_string(o.log_every)},
+          {"lr_schedule", o.lr_schedule},
+          {"lr_schedule_steps", std::to_string(o.schedule_steps)}};
 }
 
 void apply_resume_settings(const std::map<std::string, std::string>& s, TrainOptions& o) {
@@ -99,6 +109,10 @@ void apply_resume_settings(const std::map<std::string, std::string>& s, TrainOpt
     o.seed = std::stoull(get("seed"));
     o.no_shuffle = get("shuffle") == "0";
     o.log_every = std::stoll(get("log_every"));
+    // Checkpoints from before schedules existed ran without one.
+    const auto sched = s.find("lr_schedule"), sched_steps = s.find("lr_schedule_steps");
+    o.lr_schedule = sched == s.end() ? "none" : sched->second;
+    o.schedule_steps = sched_steps == s.end() ? 0 : std::stoll(sched_steps->second);
   } catch (const std::logic_error&) {
     throw InputError("--resume: the training state has a malformed setting; the file is corrupt");
   }

@@ -61,9 +61,15 @@ void Progress::clear() const {
   if (on_) std::fprintf(stderr, "\r\033[K");
 }
 
-LossLog::LossLog(const TrainOptions& opt, TrainStep& step, Metrics& metrics, const Divergence& divergence,
-                 const Progress& progress)
-    : opt_(opt), step_(step), metrics_(metrics), divergence_(divergence), progress_(progress), window_t_(clock::now()) {}
+LossLog::LossLog(const TrainOptions& opt, TrainStep& step, const optim::Optimizer& optimizer, Metrics& metrics,
+                 const Divergence& divergence, const Progress& progress)
+    : opt_(opt),
+      step_(step),
+      optimizer_(optimizer),
+      metrics_(metrics),
+      divergence_(divergence),
+      progress_(progress),
+      window_t_(clock::now()) {}
 
 void LossLog::after_step(int64_t batch_index, uint64_t epoch, int64_t steps) {
   ++window_steps_;
@@ -80,7 +86,9 @@ void LossLog::after_step(int64_t batch_index, uint64_t epoch, int64_t steps) {
     std::printf("[%d, %5lld] loss: %.3f\n", static_cast<int>(epoch + 1), static_cast<long long>(batch_index + 1), mean);
     std::fflush(stdout);
   }
-  metrics_.write({{"step", steps}, {"epoch", epoch + 1}, {"loss", mean}, {"images_per_second", ips}});
+  if (metrics_.on())
+    metrics_.write({{"step", steps}, {"epoch", epoch + 1}, {"loss", mean}, {"images_per_second", ips},
+                    {"lr", optimizer_.current_lr(0)}});
 }
 
 void LossLog::end_of_epoch(nn::Module& net, const data::ImageDataset& test, Device device, uint64_t epoch,

@@ -38,6 +38,9 @@ struct Say {
 std::shared_ptr<nn::Module> make_net(const TrainOptions& opt, Generator& gen, Device device, const Say& say);
 /// --optimizer: SGD (momentum, Nesterov, weight decay), Adam or AdamW over `net`'s parameters.
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& opt, nn::Module& net);
+/// --lr-schedule on `optimizer`, over opt.schedule_steps steps (set to `planned_steps`, the
+/// epochs' batches, when 0, so that checkpoints record it and a resumed run keeps the schedule).
+void attach_schedule(TrainOptions& opt, optim::Optimizer& optimizer, int64_t planned_steps);
 /// The training loader's options: --batch-size, shuffling from --seed, batches on `device`.
 data::LoaderOptions loader_options(const TrainOptions& opt, Device device);
 
@@ -141,11 +144,12 @@ class Progress {
 };
 
 /// Every --log-every batches: the seed's "[epoch, batch] loss: x" line, the --metrics line with
-/// images/s over the window since the last one, and the divergence check of the mean.
+/// images/s over the window since the last one, the lr of the next step (group 0; PyTorch's
+/// scheduler.get_last_lr() after scheduler.step()), and the divergence check of the mean.
 class LossLog {
  public:
-  LossLog(const TrainOptions& opt, TrainStep& step, Metrics& metrics, const Divergence& divergence,
-          const Progress& progress);
+  LossLog(const TrainOptions& opt, TrainStep& step, const optim::Optimizer& optimizer, Metrics& metrics,
+          const Divergence& divergence, const Progress& progress);
   /// Counts one step of batch `batch_index`; logs when the batch ends a --log-every window.
   void after_step(int64_t batch_index, uint64_t epoch, int64_t steps);
   /// At the end of an epoch with --metrics: the test accuracy and loss.
@@ -154,6 +158,7 @@ class LossLog {
  private:
   const TrainOptions& opt_;
   TrainStep& step_;
+  const optim::Optimizer& optimizer_;
   Metrics& metrics_;
   const Divergence& divergence_;
   const Progress& progress_;

@@ -1,5 +1,6 @@
-// `gpunet train` setup: the model from the registry (with --init), the optimizer choice and the
-// training loader's options.
+// `gpunet train` setup: the model from the registry (with --init), the optimizer choice and its
+// --lr-schedule, and the training loader's options.
+#include <algorithm>
 #include <cstdio>
 
 #include "common.h"
@@ -35,6 +36,12 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& opt, nn::Mo
   ao.weight_decay = opt.weight_decay;
   ao.decoupled_weight_decay = opt.optimizer == "adamw";
   return std::make_unique<optim::Adam>(net, ao);
+}
+
+void attach_schedule(TrainOptions& opt, optim::Optimizer& optimizer, int64_t planned_steps) {
+  if (opt.schedule_steps == 0) opt.schedule_steps = std::max<int64_t>(planned_steps, 1);  // a resume keeps its own
+  const optim::Schedule s = optim::Schedule::parse(opt.lr_schedule);
+  if (s.kind() != optim::Schedule::Kind::Constant) optimizer.set_schedule(s, opt.schedule_steps);
 }
 
 data::LoaderOptions loader_options(const TrainOptions& opt, Device device) {

@@ -20,6 +20,13 @@ bool inside(const Tensor& t, const Tensor& buffer) {
 
 }  // namespace
 
+double lookahead_decay(int64_t step, int64_t total_steps, int every, double base) {
+  GPUNET_INPUT_CHECK(total_steps >= 1, "lookahead_decay: invalid total_steps ", total_steps, " (must be >= 1)");
+  GPUNET_INPUT_CHECK(step >= 0 && step <= total_steps, "lookahead_decay: step ", step, " is outside [0, ",
+                     total_steps, "]");
+  return std::pow(base, every) * std::pow(static_cast<double>(step) / static_cast<double>(total_steps), 3.0);
+}
+
 Lookahead::Lookahead(nn::Module& module) : module_(module) { layout(); }
 
 void Lookahead::layout() {

@@ -55,20 +55,34 @@ GroupOptions muon_group(const MuonOptions& o) {
 }
 
 Muon::Muon(std::vector<Tensor> params, MuonOptions opts)
-    : Optimizer(nullptr, one_group(std::move(params), opts)), opts_(opts) {}
+    : Optimizer(nullptr, one_group(std::move(params), opts)), opts_(opts) {
+  prepare();
+}
 Muon::Muon(nn::Module& module, MuonOptions opts)
-    : Optimizer(&module, one_group(module.parameters(), opts)), opts_(opts) {}
+    : Optimizer(&module, one_group(module.parameters(), opts)), opts_(opts) {
+  prepare();
+}
 Muon::Muon(std::vector<ParamGroup> groups, MuonOptions opts, nn::Module* module)
-    : Optimizer(module, checked(std::move(groups), opts)), opts_(opts) {}
+    : Optimizer(module, checked(std::move(groups), opts)), opts_(opts) {
+  prepare();
+}
 
-void Muon::update() {
+// The momentum buffers (zero: the first step gives buf = g, as the record's zeros_like start)
+// and the Newton-Schulz scratch are made here, before any step, and kept: a step captured in a
+// CUDA graph allocates nothing. Redone only after a move to another device.
+void Muon::prepare() {
   ParamStore& s = *store_;
   const Device dev = s.device();
   int64_t need = 1;
   for (const Tensor& p : s.params()) need = std::max(need, kernels::muon_workspace(rows_of(p), cols_of(p)));
-  // Allocated at the first step and kept (a captured graph refers to it); redone only on a move.
   if (!work_.defined() || work_.device() != dev || work_.numel() < need) work_ = Tensor::empty({need}, DType::Float32, dev);
-  s.slot(kMomentum);  // created zeroed on the first step: buf = 0 * momentum + g
+  s.slot(kMomentum);
+}
+
+void Muon::update() {
+  prepare();
+  ParamStore& s = *store_;
+  const Device dev = s.device();
   const kernels::MuonParams h{static_cast<float>(0), false, opts_.ns_steps, static_cast<float>(opts_.eps),
                               opts_.normalize_weight, opts_.shape_scale};
   for (size_t i = 0; i < s.params().size(); ++i) {

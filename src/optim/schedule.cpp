@@ -120,6 +120,16 @@ Schedule Schedule::step_decay(int64_t step_size, double gamma) {
 }
 
 Schedule Schedule::parse(const std::string& spec) {
+  try {
+    return parse_spec(spec);
+  } catch (const InputError& e) {  // a constructor's check: say which flag value it came from
+    const std::string what = e.what();
+    if (what.rfind("--lr-schedule", 0) == 0) throw;
+    throw InputError("--lr-schedule " + spec + ": " + what);
+  }
+}
+
+Schedule Schedule::parse_spec(const std::string& spec) {
   const size_t colon = spec.find(':');
   const std::string name = spec.substr(0, colon);
   const std::vector<std::string> args = colon == std::string::npos ? std::vector<std::string>{}

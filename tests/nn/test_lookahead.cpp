@@ -11,6 +11,7 @@
 
 #include "gpunet/config.h"
 #include "gpunet/gpunet.h"
+#include "gpunet/nn/batch_norm.h"
 #include "gpunet/optim/lookahead.h"
 #include "io/io_test_util.h"
 #include "kernels/lookahead.h"
@@ -22,34 +23,18 @@ using io::testing::expect_input_error;
 
 namespace {
 
-// BatchNorm2d with PyTorch's state (the recipe's eps and momentum), for the names and buffers.
-class BN : public nn::Module {
- public:
-  explicit BN(int C) {
-    weight = register_parameter("weight", Tensor::ones({C}));
-    bias = register_parameter("bias", Tensor::zeros({C}));
-    running_mean = register_buffer("running_mean", Tensor::zeros({C}));
-    running_var = register_buffer("running_var", Tensor::ones({C}));
-    num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}, DType::Int64));
-  }
-  Tensor forward(const Tensor& x) override {
-    return ops::batch_norm2d(x, weight, bias, running_mean, running_var, is_training(), 0.4, 1e-12);
-  }
-  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
-};
-
 // tools/gen_lookahead.py's Net: conv (3->4, 3x3, pad 1) -> bn -> relu -> flatten -> fc (144->3).
 class Net : public nn::Module {
  public:
   Net() {
     Generator gen(5);
     conv = register_module("conv", std::make_shared<nn::Conv2d>(3, 4, 3, 1, 1, true, gen));
-    bn = register_module("bn", std::make_shared<BN>(4));
+    bn = register_module("bn", std::make_shared<nn::BatchNorm2d>(4, 1e-12, 0.4));  // the recipe's BN
     fc = register_module("fc", std::make_shared<nn::Linear>(144, 3, true, gen));
   }
   Tensor forward(const Tensor& x) override { return (*fc)(ops::relu((*bn)((*conv)(x))).flatten(1)); }
   std::shared_ptr<nn::Conv2d> conv;
-  std::shared_ptr<BN> bn;
+  std::shared_ptr<nn::BatchNorm2d> bn;
   std::shared_ptr<nn::Linear> fc;
 };
 
@@ -91,7 +76,8 @@ void run_recipe(bool with_store) {
   EXPECT_EQ(la.kernels_per_update(), with_store ? 3u : 8u);
   for (int step : {5, 10}) {
     net.load_state_dict(fx.state("pre." + std::to_string(step), net));
-    la.update(fx.decay(step));
+    la.update(optim::lookahead_decay(step, 12));
+    EXPECT_EQ(optim::lookahead_decay(step, 12), fx.decay(step));
     expect_state(net, fx.state("post." + std::to_string(step), net), "after the lookahead of step " + std::to_string(step));
   }
   net.load_state_dict(fx.state("pre.12", net));
@@ -133,7 +119,10 @@ TEST(Lookahead, FollowsTheStoreThroughReLayoutsAndLeavesIntegerBuffersAlone) {
       const std::vector<float> cur = v.to_vector<float>();
       for (size_t i = 0; i < cur.size(); ++i) ema[name][i] = lerp_ref(ema[name][i], cur[i], d);
     }
+    const std::vector<int64_t> tracked = net.bn->num_batches_tracked.to_vector<int64_t>();
+    EXPECT_EQ(tracked, std::vector<int64_t>{7 + step});  // advanced by the BN's forward only
     la.update(d);
+    EXPECT_EQ(net.bn->num_batches_tracked.to_vector<int64_t>(), tracked);  // integer buffers: left alone
     EXPECT_EQ(la.kernels_per_update(), 3u);  // the store's flat run since the optimizer exists
     for (const auto& [name, v] : net.state_dict()) {
       if (v.dtype() != DType::Float32) continue;
@@ -141,7 +130,6 @@ TEST(Lookahead, FollowsTheStoreThroughReLayoutsAndLeavesIntegerBuffersAlone) {
       EXPECT_EQ(state_dict_find(la.ema(), name)->to_vector<float>(), ema[name]) << name;
     }
   }
-  EXPECT_EQ(net.bn->num_batches_tracked.to_vector<int64_t>(), std::vector<int64_t>{7});
 }
 
 TEST(Lookahead, DeviceScalarDecayEqualsTheHostOne) {
@@ -163,6 +151,15 @@ TEST(Lookahead, DeviceScalarDecayEqualsTheHostOne) {
     for (const auto& [name, v] : a.state_dict())
       if (v.dtype() == DType::Float32) EXPECT_EQ(v.to_vector<float>(), state_dict_find(b.state_dict(), name)->to_vector<float>());
   }
+}
+
+TEST(Lookahead, RecipeDecayScheduleEqualsTheRecipesTable) {
+  Fixture fx;
+  const std::vector<double> table = fx.t.at("decay").to_vector<double>();
+  for (int64_t s = 0; s <= 12; ++s)
+    EXPECT_NEAR(optim::lookahead_decay(s, 12), table[static_cast<size_t>(s)], 1e-15) << "step " << s;
+  expect_input_error([] { optim::lookahead_decay(13, 12); }, {"lookahead_decay", "13"});
+  expect_input_error([] { optim::lookahead_decay(0, 0); }, {"lookahead_decay", "total_steps", "0"});
 }
 
 TEST(Lookahead, RejectsBadInput) {

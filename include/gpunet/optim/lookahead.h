@@ -15,17 +15,24 @@
 /// Capturable: update(const Tensor&) reads the decay from a float64 device scalar, so a CUDA
 /// graph that captured it sees each replay's value (the layout must not change inside a capture).
 ///   optim::Lookahead ema(*net);
-///   if (step % 5 == 0) ema.update(std::pow(0.95, 5) * std::pow(double(step) / total, 3));
+///   if (step % 5 == 0) ema.update(optim::lookahead_decay(step, total));  // the recipe's schedule
 ///   ...  ema.copy_to_net();   // after the last step
 #include "gpunet/nn/module.h"
 #include "gpunet/optim/param_store.h"
 #include "gpunet/state_dict.h"
 #include "gpunet/tensor.h"
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
 namespace gpunet::optim {
+
+/// The recipe's decay schedule: base^every * (step / total_steps)^3, in double as the recipe's
+/// torch.float64 table (0.95 ** 5 * (arange(total + 1) / total) ** 3). Requires total_steps >= 1,
+/// 0 <= step <= total_steps (InputError otherwise).
+///   if (step % 5 == 0) ema.update(optim::lookahead_decay(step, total));
+double lookahead_decay(int64_t step, int64_t total_steps, int every = 5, double base = 0.95);
 
 class Lookahead {
  public:

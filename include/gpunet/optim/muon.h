@@ -56,6 +56,7 @@ class Muon : public Optimizer {
 
  private:
   void update() override;
+  void prepare();
   MuonOptions opts_;
   Tensor work_;  // Newton-Schulz scratch for the largest parameter, on the store's device
 };

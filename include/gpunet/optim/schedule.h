@@ -65,6 +65,7 @@ class Schedule {
   Kind kind() const { return kind_; }
 
  private:
+  static Schedule parse_spec(const std::string& spec);
   Kind kind_ = Kind::Constant;
   std::vector<Breakpoint> points_;
   int64_t n_ = 0;        // warmup steps or step_size
