@@ -144,7 +144,7 @@ Run train(Device dev, const Rule& rule) {
     opt.step();
     run.losses.push_back(loss.item());
     if ((s + 1) % ema_every == 0)
-      ema.update(std::pow(ema_base, ema_every) * std::pow(double(s + 1) / steps, 3));
+      ema.update(optim::lookahead_decay(s + 1, steps, ema_every, ema_base));
   }
   ema.copy_to_net();
   for (auto& [n, t] : net.state_dict()) run.final_state[n] = t.to(Device::cpu());
