@@ -138,6 +138,10 @@ Run train(Device dev, const Rule& rule) {
   data::Batch b;
   for (int s = 0; s < steps; ++s) {
     if (!loader.next(b)) throw Error("trajectory: the sample ran out of batches");
+    // The schedule gives PyTorch's lr for this step in both groups (fixture's lr_factors).
+    const double factor = m["lr_factors"][s].get<double>();
+    EXPECT_NEAR(opt.current_lr(0), lr_bias * factor, 1e-12 * lr_bias) << "step " << s;
+    EXPECT_NEAR(opt.current_lr(1), base_lr * factor, 1e-12 * base_lr) << "step " << s;
     Tensor loss = ops::cross_entropy(net(b.x), b.y, rule.label_smoothing, ops::Reduction::Sum);
     opt.zero_grad();
     loss.backward();
