@@ -109,6 +109,7 @@ bool TrainStep::graph_step(const Tensor& x, const Tensor& y) {
   state_fp.push_back(autograd::grad_enabled() ? 1 : 0);
   push_tensor(state_fp, running_);
   push_tensor(state_fp, opt_.step_scalars());
+  push_tensor(state_fp, opt_.schedule_table());  // a schedule attached, replaced or cleared: capture again
   state_fp.push_back(static_cast<int64_t>(opt_.store().generation()));
 
   if (g.graph) {

@@ -54,7 +54,8 @@ class Optimizer {
   /// from then on every step() sets each group's lr to the table's row at the device step count
   /// (the last row after the end), on the device, so a replayed CUDA graph follows the schedule.
   /// The lr slots are set for the current step count at once (also by load_state). Replaces an
-  /// earlier schedule. Throws InputError for total_steps < 1. Call it between steps.
+  /// earlier schedule (TrainStep then captures its graph again). Throws InputError for
+  /// total_steps < 1. Call it between steps. The table takes 8 * total_steps * groups bytes.
   void set_schedule(const Schedule& schedule, int64_t total_steps);
   /// Detaches the schedule; the lr slots go back to the base lrs.
   void clear_schedule();
