@@ -16,7 +16,7 @@ for b in gpu/bin/*; do ldd "$b"; done | awk '/=> \// {print $3}' | sort -u |
   xargs -r -I{} cp -L {} gpu/lib/
 cp -L /usr/lib/x86_64-linux-gnu/libstdc++.so.6 gpu/lib/ 2>/dev/null || true
 cp "$SHARED/datasets/cifar10/cifar-10-batches-bin/data_batch_1.bin" "$SHARED/datasets/cifar10/cifar-10-batches-bin/batches.meta.txt" gpu/data/
-cp "$SHARED/peers/pytorch_seed.py" gpu/
+cp "$SHARED/peers/pytorch_seed.py" "$SHARED/peers/pytorch_airbench.py" gpu/
 cp tools/gpu_check.sh gpu/
 # The test binaries hold this build's source path (GPUNET_SOURCE_DIR): gpu_check.sh links it to
 # the checkout it runs in.
