@@ -37,11 +37,9 @@ fixtures are committed: CI has no torch. Regenerate with
 import argparse
 import importlib.util
 import json
-import math
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -102,40 +100,9 @@ def whiten_case(peer, data_dir, count=5000):
             "covariance": t2j(cov)}
 
 
-M64 = (1 << 64) - 1
-
-
-def mix64(x):
-    x = (x + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(M64)
-    x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(M64)
-    x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(M64)
-    return x ^ (x >> np.uint64(31))
-
-
-def u(k, n):
-    with np.errstate(over="ignore"):
-        i = np.arange(n, dtype=np.uint64)
-        h = mix64(mix64(np.uint64(k)) ^ i)
-    return torch.from_numpy((h >> np.uint64(11)).astype(np.float64) * 2.0 ** -52 - 1.0)
-
-
-def fill(sd):
-    out = {}
-    for k, (name, t) in enumerate(sd.items()):
-        if t.dtype == torch.int64:
-            out[name] = torch.full_like(t, k)
-            continue
-        v = u(k, t.numel())
-        if t.dim() > 1:
-            v = v * math.sqrt(3.0 / t[0].numel())
-        elif name.endswith("running_var"):
-            v = 0.5 + v * v
-        elif name.endswith("weight"):
-            v = 1 + 0.2 * v
-        else:
-            v = 0.1 * v
-        out[name] = v.to(torch.float32).reshape(t.shape)
-    return out
+# The formula both sides compute (u, mix64, fill): one definition, in gen_resnet18_fixture.py.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_resnet18_fixture import fill, mix64, u  # noqa: E402,F401
 
 
 def batch():

@@ -13,26 +13,18 @@
 #include "gpunet/io/checkpoint.h"
 #include "gpunet/models/lenet.h"
 #include "io_test_util.h"
+#include "support/run_command.h"
 
 namespace gpunet::io {
 namespace {
 
 using testing::TempDir;
 
-// Runs `cmd`, returns its exit status and stdout+stderr.
-std::pair<int, std::string> run(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using test::run_command;
 
 #define SKIP_WITHOUT_TORCH()                                                                     \
   do {                                                                                           \
-    auto [rc, out] = run("python3 -c 'import torch, safetensors'");                              \
+    auto [rc, out] = run_command("python3 -c 'import torch, safetensors'");                              \
     if (rc != 0) GTEST_SKIP() << "python3 with torch and safetensors is not available: " << out; \
   } while (0)
 
@@ -76,7 +68,7 @@ TEST(TorchInterop, PyTorchLoadsGpunetLeNetWeightsStrictly) {
   models::LeNet net(gen);
   save_weights(dir.file("lenet.safetensors"), net.state_dict());
   write_expectations(net.state_dict(), dir.file("expect.json"));
-  auto [rc, out] = run("python3 " + check_script() + " " + dir.file("lenet.safetensors") + " --expect " + dir.file("expect.json"));
+  auto [rc, out] = run_command("python3 " + check_script() + " " + dir.file("lenet.safetensors") + " --expect " + dir.file("expect.json"));
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out.rfind("OK: 10 tensors loaded into Net with strict=True", 0), 0u) << out;
   std::cout << "[          ] " << out;
@@ -91,12 +83,12 @@ TEST(TorchInterop, PyTorchLoadsTrainingCheckpointWeightsStrictly) {
   st.scalars = {{"epoch", "2"}, {"step", "25000"}};
   save_train_state(dir.file("ck.safetensors"), st);
   write_expectations(st.model, dir.file("expect.json"));
-  auto [rc, out] = run("python3 " + check_script() + " " + dir.file("ck.safetensors") + " --expect " + dir.file("expect.json"));
+  auto [rc, out] = run_command("python3 " + check_script() + " " + dir.file("ck.safetensors") + " --expect " + dir.file("expect.json"));
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("gpunet.train_state"), std::string::npos) << out;
   std::cout << "[          ] " << out;
   // The optimizer file is a plain safetensors file too.
-  auto [rc2, out2] = run("python3 -c \"from safetensors.torch import load_file; d = load_file('" +
+  auto [rc2, out2] = run_command("python3 -c \"from safetensors.torch import load_file; d = load_file('" +
                          optimizer_file_of(dir.file("ck.safetensors")) + "'); print(len(d), sorted(d)[0])\"");
   EXPECT_EQ(rc2, 0) << out2;
   EXPECT_EQ(out2, "10 conv1.bias.momentum_buffer\n");
@@ -108,7 +100,7 @@ TEST(TorchInterop, CheckScriptRejectsAWrongCheckpoint) {
   StateDict sd = testing::lenet_state();
   sd[0].second = Tensor::zeros({6, 1, 5, 5});
   save_weights(dir.file("bad.safetensors"), sd);
-  auto [rc, out] = run("python3 " + check_script() + " " + dir.file("bad.safetensors"));
+  auto [rc, out] = run_command("python3 " + check_script() + " " + dir.file("bad.safetensors"));
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("size mismatch for conv1.weight"), std::string::npos) << out;
 }

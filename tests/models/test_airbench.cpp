@@ -24,6 +24,7 @@
 #include "gpunet/ops.h"
 #include "support/assert_close.h"
 #include "support/formula.h"
+#include "support/run_command.h"
 #include "support/golden.h"
 
 using namespace gpunet;
@@ -36,36 +37,8 @@ const nlohmann::json& net_fixture() {
   return test::golden_case(fx, "net");
 }
 
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
 
-// The fixture's rule for tensor k of the state_dict.
-void fill_by_formula(nn::Module& m) {
-  NoGradGuard g;
-  int k = 0;
-  for (auto& [name, t] : m.state_dict()) {
-    if (t.dtype() == DType::Int64) {
-      Tensor(t).fill_(static_cast<double>(k++));
-      continue;
-    }
-    const std::vector<double> u = formula_u(static_cast<uint64_t>(k++), t.numel());
-    std::vector<float> v(u.size());
-    for (size_t i = 0; i < u.size(); ++i) {
-      double x = u[i];
-      if (t.dim() > 1)
-        x *= std::sqrt(3.0 / static_cast<double>(t.numel() / t.size(0)));
-      else if (ends_with(name, "running_var"))
-        x = 0.5 + x * x;
-      else if (ends_with(name, "weight"))
-        x = 1 + 0.2 * x;
-      else
-        x = 0.1 * x;
-      v[i] = static_cast<float>(x);
-    }
-    Tensor(t).copy_(Tensor::from_vector(v, t.shape()));
-  }
-}
+using test::fill_state_by_formula;
 
 Tensor formula_batch() {
   const std::vector<double> u = formula_u(1000, 4 * 3 * 32 * 32);
@@ -154,7 +127,7 @@ TEST(Airbench94, InitialisedAsThePeer) {
 TEST(Airbench94, SameEvalLogitsAsThePeerWithTheSameWeights) {
   const nlohmann::json& fx = net_fixture();
   models::Airbench94 net;
-  fill_by_formula(net);
+  fill_state_by_formula(net);
   net.eval();
   NoGradGuard g;
   const Tensor logits = net(formula_batch());
@@ -167,7 +140,7 @@ TEST(Airbench94, SameEvalLogitsAsThePeerWithTheSameWeights) {
 TEST(Airbench94, TrainStepForwardAndBackwardMatchThePeer) {
   const nlohmann::json& fx = net_fixture();
   models::Airbench94 net;
-  fill_by_formula(net);
+  fill_state_by_formula(net);
   net.train();
   const Tensor y = Tensor::from_vector(fx["y"].get<std::vector<int64_t>>(), {4});
   const Tensor logits = net(formula_batch());
@@ -229,7 +202,7 @@ TEST(Airbench94, WhiteningFromTheDataIsSetAndFrozen) {
 
 TEST(Airbench94, WeightsRoundTripThroughSafetensorsStrictlyAndTheRegistryKnowsIt) {
   models::Airbench94 a;
-  fill_by_formula(a);
+  fill_state_by_formula(a);
   const std::string path = ::testing::TempDir() + "airbench94.safetensors";
   io::save_safetensors(path, a.state_dict());
   Generator gen(2);
@@ -246,22 +219,13 @@ TEST(Airbench94, WeightsRoundTripThroughSafetensorsStrictlyAndTheRegistryKnowsIt
 }
 
 // ---- through the peer itself ---------------------------------------------------------------
-std::pair<int, std::string> run(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using test::run_command;
 
 TEST(Airbench94Peer, WeightsMoveBothWaysWithTheSameLogits) {
-  const char* env = std::getenv("GPUNET_TORCH_PYTHON");
-  const std::string py = env && *env ? env : "python3";
+  const std::string py = test::torch_python();
   const std::string peer = std::string(GPUNET_SOURCE_DIR) + "/../shared/peers/pytorch_airbench.py";
   if (!std::filesystem::exists(peer)) GTEST_SKIP() << "no peer at " << peer;
-  auto [rc0, out0] = run(py + " -c 'import torch, safetensors, numpy'");
+  auto [rc0, out0] = run_command(py + " -c 'import torch, safetensors, numpy'");
   if (rc0 != 0) GTEST_SKIP() << "no Python with torch and safetensors (set GPUNET_TORCH_PYTHON): " << out0;
   const std::string dir = ::testing::TempDir(), tool = py + " " + GPUNET_SOURCE_DIR + "/tools/gen_airbench_fixture.py";
   {  // gpunet -> the peer
@@ -275,11 +239,11 @@ TEST(Airbench94Peer, WeightsMoveBothWaysWithTheSameLogits) {
     j["logits"] = net(formula_batch()).to_vector<double>();
     std::ofstream(dir + "gn_airbench_logits.json") << j.dump();
     io::save_safetensors(dir + "gn_airbench.safetensors", net.state_dict());
-    auto [rc, out] = run(tool + " load " + dir + "gn_airbench.safetensors " + dir + "gn_airbench_logits.json");
+    auto [rc, out] = run_command(tool + " load " + dir + "gn_airbench.safetensors " + dir + "gn_airbench_logits.json");
     EXPECT_EQ(rc, 0) << out;
   }
   {  // the peer -> gpunet
-    auto [rc, out] = run(tool + " save " + dir + "peer_airbench.safetensors " + dir + "peer_airbench_logits.json");
+    auto [rc, out] = run_command(tool + " save " + dir + "peer_airbench.safetensors " + dir + "peer_airbench_logits.json");
     ASSERT_EQ(rc, 0) << out;
     models::Airbench94 net;
     net.load_state_dict(io::load_safetensors(dir + "peer_airbench.safetensors").tensors, true);

@@ -15,38 +15,14 @@
 #include "support/assert_close.h"
 #include "support/formula.h"
 #include "support/golden.h"
+#include "support/run_command.h"
 
 using namespace gpunet;
 using test::formula_u;
 
 namespace {
 
-// The fixture's rule for tensor k of the state_dict.
-void fill_by_formula(nn::Module& m) {
-  NoGradGuard g;
-  int k = 0;
-  for (auto& [name, t] : m.state_dict()) {
-    const int64_t n = t.numel();
-    if (t.dtype() == DType::Int64) {
-      Tensor(t).fill_(static_cast<double>(k++));
-      continue;
-    }
-    auto u = formula_u(static_cast<uint64_t>(k), n);
-    std::vector<float> v(u.size());
-    const bool ends_var = name.size() >= 11 && name.compare(name.size() - 11, 11, "running_var") == 0;
-    const bool ends_weight = name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0;
-    for (size_t i = 0; i < u.size(); ++i) {
-      double x = u[i];
-      if (t.dim() > 1) x *= std::sqrt(3.0 / static_cast<double>(n / t.size(0)));
-      else if (ends_var) x = 0.5 + x * x;
-      else if (ends_weight) x = 1 + 0.2 * x;
-      else x = 0.1 * x;
-      v[i] = static_cast<float>(x);
-    }
-    Tensor(t).copy_(Tensor::from_vector(v, t.shape()));
-    ++k;
-  }
-}
+using test::fill_state_by_formula;
 
 TEST(ResNet18, StateDictIsTorchvisionsInNamesShapesAndDtypes) {
   const auto fx = test::load_golden("resnet18_torchvision.json");
@@ -66,7 +42,7 @@ TEST(ResNet18, StateDictIsTorchvisionsInNamesShapesAndDtypes) {
 TEST(ResNet18, SameLogitsAsTorchvisionWithTheSameWeights) {
   const auto fx = test::load_golden("resnet18_torchvision.json");
   models::ResNet18 net(10);
-  fill_by_formula(net);
+  fill_state_by_formula(net);
   net.eval();
   auto u = formula_u(1000, 2 * 3 * 32 * 32);
   std::vector<float> xv(u.begin(), u.end());
@@ -80,7 +56,7 @@ TEST(ResNet18, SameLogitsAsTorchvisionWithTheSameWeights) {
 
 TEST(ResNet18, WeightsRoundTripThroughSafetensorsStrictly) {
   models::ResNet18 a(10);
-  fill_by_formula(a);
+  fill_state_by_formula(a);
   const std::string path = ::testing::TempDir() + "resnet18.safetensors";
   io::save_safetensors(path, a.state_dict());
   models::ResNet18 b(10);
@@ -124,31 +100,16 @@ TEST(ResNet18, IsInTheRegistryAndRecognisedFromItsNames) {
 
 // Through files and torchvision itself, when a Python with torch and torchvision is at hand
 // ($GPUNET_TORCH_PYTHON, else python3): gpunet -> torchvision and torchvision -> gpunet.
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 namespace {
 
-std::pair<int, std::string> run(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string torch_python() {
-  const char* e = std::getenv("GPUNET_TORCH_PYTHON");
-  return e && *e ? e : "python3";
-}
+using test::run_command;
+using test::torch_python;
 
 TEST(ResNet18Torchvision, WeightsMoveBothWaysWithTheSameLogits) {
-  auto [rc0, out0] = run(torch_python() + " -c 'import torch, torchvision, safetensors, numpy'");
+  auto [rc0, out0] = run_command(torch_python() + " -c 'import torch, torchvision, safetensors, numpy'");
   if (rc0 != 0) GTEST_SKIP() << "no Python with torch, torchvision and safetensors (set GPUNET_TORCH_PYTHON): " << out0;
   const std::string dir = ::testing::TempDir(), tool = std::string(GPUNET_SOURCE_DIR) + "/tools/check_resnet18_torch.py";
   auto x_formula = [] {
@@ -167,12 +128,12 @@ TEST(ResNet18Torchvision, WeightsMoveBothWaysWithTheSameLogits) {
     j["logits"] = net(x_formula()).to_vector<double>();
     std::ofstream(dir + "gn_logits.json") << j.dump();
     io::save_safetensors(dir + "gn_resnet18.safetensors", net.state_dict());
-    auto [rc, out] = run(torch_python() + " " + tool + " load " + dir + "gn_resnet18.safetensors " + dir + "gn_logits.json");
+    auto [rc, out] = run_command(torch_python() + " " + tool + " load " + dir + "gn_resnet18.safetensors " + dir + "gn_logits.json");
     EXPECT_EQ(rc, 0) << out;
   }
   // torchvision -> gpunet.
   {
-    auto [rc, out] = run(torch_python() + " " + tool + " save " + dir + "tv_resnet18.safetensors " + dir + "tv_logits.json");
+    auto [rc, out] = run_command(torch_python() + " " + tool + " save " + dir + "tv_resnet18.safetensors " + dir + "tv_logits.json");
     ASSERT_EQ(rc, 0) << out;
     models::ResNet18 net(10);
     net.load_state_dict(io::load_safetensors(dir + "tv_resnet18.safetensors").tensors, true);
