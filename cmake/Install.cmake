@@ -16,11 +16,12 @@ add_library(gpunet::gpunet ALIAS gpunet)
 # No gpunet_EXPORTS define: the shared and static builds compile the very same objects.
 set_target_properties(gpunet PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR} DEFINE_SYMBOL ""
                                         EXPORT_NAME gpunet)
-# The installed library and program find their non-system dependencies (the CUDA toolkit's
-# libraries) where they were linked from, and the program finds libgpunet next to it.
-set_target_properties(gpunet PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
+# The program finds libgpunet next to it. With CUDA, both find the toolkit's libraries where they
+# were linked from (/usr/local/cuda is no system folder); a CPU build's dependencies are all in
+# system folders, so it keeps no other run path (Debian's alternatives pick libopenblas.so.0).
+set_target_properties(gpunet PROPERTIES INSTALL_RPATH_USE_LINK_PATH ${GPUNET_HAVE_CUDA})
 set_target_properties(gpunet_cli PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}"
-                                            INSTALL_RPATH_USE_LINK_PATH ON)
+                                            INSTALL_RPATH_USE_LINK_PATH ${GPUNET_HAVE_CUDA})
 
 # What a static libgpunet needs at link time, by target name: the installed package's config
 # finds them again (find_dependency) before it defines gpunet::gpunet. A shared libgpunet
@@ -40,8 +41,7 @@ endif()
 
 install(TARGETS gpunet EXPORT gpunetTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS gpunet_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/gpunet DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h")
 install(FILES ${CMAKE_BINARY_DIR}/include/gpunet/config.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/gpunet)
