@@ -70,6 +70,8 @@ done
 for t in core nn data io models; do
   [ -x "$G/bin/test_$t" ] && run "test_$t" 90 "$G/bin/test_$t" --gtest_brief=1
 done
+# gpunet bench's gpu_kernels (the conv path per shape) on the GPU
+[ -x "$G/bin/test_cli" ] && run test_cli_bench_gpu 60 "$G/bin/test_cli" --gtest_filter='Bench.GpuKernelPaths*' --gtest_brief=1
 run bench 45 "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,64,512 --steps 300 --json
 run bench_eager 30 "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,512 --steps 300 --cuda-graph off --json
 # airbench94: gpunet's recipe and the peer (bf16, torch.compile) on the same data, 100 steps each
