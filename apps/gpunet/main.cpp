@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   gpunet::cli::register_plot(app, exit_code);
   gpunet::cli::register_data(app, exit_code);
   gpunet::cli::register_bench(app, exit_code);
+  gpunet::cli::register_export(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
