@@ -178,7 +178,8 @@ RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const 
     st.train_loss = loss_sum.item() / static_cast<double>(st.images);
     st.train_accuracy = correct.item() / static_cast<double>(st.images);
     st.seconds = seconds_since(t_epoch, o.device);
-    if (o.validate_each_epoch && test) {
+    // At an epoch's end, the planned run's last (partial) epoch included; not after a stop inside one.
+    if (o.validate_each_epoch && test && (batch_index >= loader.epoch_size() || step == res.total_steps)) {
       // The reference stops its clock for this: the time goes to val_seconds, not the training.
       const auto t_val = clock::now();
       st.val_accuracy = recipe_accuracy(r, net, test, o.device, false);

@@ -42,7 +42,7 @@ struct RecipeRunOptions {
                               ///< and the test
   bool augment = true, shuffle = true, tta = true;
   bool whiten_from_data = true;  ///< false: keep the net's whitening (weights from a file)
-  bool validate_each_epoch = true;  ///< test accuracy (no TTA) after each epoch, when a test set is given
+  bool validate_each_epoch = true;  ///< test accuracy (no TTA) after each whole epoch, when a test set is given
   bool initialise_only = false;  ///< the whitening (when from data) and nothing else: no step, no test
   /// Checkpoints: the whole training state (net, optimizer with its step count, i.e. the
   /// schedule's position, the lookahead's ema, the loop's epoch and batch: the augmentation's
