@@ -1,6 +1,6 @@
 // conv2d through oneDNN 2.x (Debian's libdnnl-dev), float32. See conv2d_dnnl.h for the contract.
 //
-// Per (shape, layout) a cache entry holds up to five primitives, each made on first use:
+// Per (shape, layout, OpenMP thread count) a cache entry holds up to five primitives, each made on first use:
 // forward with and without bias, backward data, backward weights with and without the bias
 // gradient. Each primitive keeps its memory objects (handles swapped per call with
 // set_data_handle), its argument array for the C API's dnnl_primitive_execute (no map built per
@@ -20,6 +20,10 @@
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace gpunet::kernels::cpu::detail {
 namespace {
@@ -141,9 +145,9 @@ void run(Prim& p, std::initializer_list<const float*> ptrs) {
 }
 
 struct Key {
-  int v[12];
+  int v[13];
   bool operator==(const Key& o) const {
-    for (int i = 0; i < 12; ++i)
+    for (int i = 0; i < 13; ++i)
       if (v[i] != o.v[i]) return false;
     return true;
   }
@@ -232,8 +236,19 @@ std::unique_ptr<Prim> make_backward_weights(const Descs& d, bool bias) {
 std::mutex g_mutex;
 std::unordered_map<Key, Entry, KeyHash> g_cache;
 
+int threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+// The thread count is part of the key: oneDNN sizes some primitives' scratchpads and work
+// splits for the threads present when it creates them.
 Entry& entry(const Conv2dShape& s, DnnlLayout layout) {
-  const Key k{{s.N, s.IC, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad, s.OH, s.OW, static_cast<int>(layout)}};
+  const Key k{{s.N, s.IC, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad, s.OH, s.OW, static_cast<int>(layout),
+               threads()}};
   return g_cache[k];
 }
 
