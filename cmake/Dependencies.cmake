@@ -23,3 +23,24 @@ target_link_libraries(gpunet_deps INTERFACE
 # Protobuf comes first; the imported target `onnx` carries ONNX_NAMESPACE=onnx and ONNX_ML=1.
 find_package(Protobuf REQUIRED)
 find_package(ONNX 1.12 REQUIRED CONFIG)
+
+# oneDNN (libdnnl-dev, optional): the CPU convolutions for wide layers (src/kernels/cpu/conv2d_dnnl.cpp).
+# AUTO uses it when found, ON requires it, OFF builds without it (the im2col and direct paths remain).
+set(GPUNET_DNNL AUTO CACHE STRING "Use oneDNN for CPU convolutions: AUTO, ON or OFF")
+set_property(CACHE GPUNET_DNNL PROPERTY STRINGS AUTO ON OFF)
+set(GPUNET_HAVE_DNNL OFF)
+if(NOT GPUNET_DNNL STREQUAL "OFF")
+  if(GPUNET_DNNL STREQUAL "ON")
+    find_package(dnnl CONFIG REQUIRED)
+  else()
+    find_package(dnnl CONFIG QUIET)
+  endif()
+  if(TARGET DNNL::dnnl)
+    set(GPUNET_HAVE_DNNL ON)
+    target_link_libraries(gpunet_deps INTERFACE DNNL::dnnl)
+  endif()
+endif()
+# Only the oneDNN kernel file sees the switch (the rest asks detail::dnnl_available() at run time).
+set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/cpu/conv2d_dnnl.cpp PROPERTIES
+  COMPILE_DEFINITIONS GPUNET_HAVE_DNNL=$<BOOL:${GPUNET_HAVE_DNNL}>)
+message(STATUS "gpunet: oneDNN convolutions ${GPUNET_HAVE_DNNL} (GPUNET_DNNL=${GPUNET_DNNL})")

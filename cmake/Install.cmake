@@ -30,6 +30,10 @@ set_target_properties(gpunet_cli PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_IN
 set(GPUNET_STATIC_DEPS PkgConfig::OPENBLAS PkgConfig::LAPACKE LAPACK::LAPACK OpenMP::OpenMP_CXX Threads::Threads
                        CURL::libcurl LibArchive::LibArchive)
 set(GPUNET_PC_LIBS_PRIVATE "-lopenblas -llapacke -llapack -lcurl -larchive -lonnx -lonnx_proto -lprotobuf -fopenmp -lpthread")
+if(GPUNET_HAVE_DNNL)
+  list(APPEND GPUNET_STATIC_DEPS DNNL::dnnl)
+  string(APPEND GPUNET_PC_LIBS_PRIVATE " -ldnnl")
+endif()
 if(GPUNET_HAVE_CUDA)
   list(APPEND GPUNET_STATIC_DEPS CUDA::cudart CUDA::cublas gpunet::cudnn)
   string(APPEND GPUNET_PC_LIBS_PRIVATE " -L${CUDAToolkit_LIBRARY_DIR} -lcudart -lcublas -lcudnn")

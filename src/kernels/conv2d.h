@@ -1,6 +1,7 @@
 #pragma once
 // conv2d kernels. Twins: kernels::cpu (templated on T: float, double for tests; im2col + OpenBLAS,
-// or for float the AVX direct kernels where they are faster) and kernels::cuda (float; cuDNN),
+// for float also oneDNN or the AVX direct kernels, picked per shape by detail::conv2d_path;
+// src/kernels/cpu/conv2d.cpp) and kernels::cuda (float; cuDNN),
 // with one parameter list, called through GPUNET_DISPATCH (src/ops/conv2d.cpp). And the oracle:
 // kernels::cpu::reference, plain loops that tests compare both twins against.
 // Inputs are contiguous and valid (checked in src/ops/conv2d.cpp).

@@ -7,9 +7,8 @@
 // One gemm per chunk instead of one per image: LeNet's matrices are thin (OC = 6 or 16), so
 // per-image gemms spend most of their time packing. Chunks bound the scratch memory.
 // Scratch buffers are thread_local and grow-only: a steady-state step allocates nothing.
-// For float32 with stride 1 and small channel counts on an AVX2/AVX-512 CPU, both entry points
-// hand over to the direct kernels in conv2d_direct.cpp (faster for LeNet's 3->6 and 6->16
-// layers); this file is the path for everything else. Neither is the oracle: both are tested
+// For float32, conv2d_path(s) (below) picks per shape between this path, the direct kernels of
+// conv2d_direct.cpp (LeNet's small channel counts) and oneDNN (conv2d_dnnl.cpp, wide layers). Neither is the oracle: both are tested
 // against the plain loops of conv2d_reference.cpp (kernels::cpu::reference).
 #include <algorithm>
 #include <cstring>
@@ -18,9 +17,12 @@
 
 #include "kernels/conv2d.h"
 #include "kernels/cpu/conv2d_direct.h"
+#include "kernels/cpu/conv2d_dnnl.h"
 #include "kernels/cpu/gemm.h"
 
 namespace gpunet::kernels::cpu {
+using detail::ConvAlgo;
+using detail::DnnlLayout;
 namespace {
 
 template <typename T>
@@ -105,12 +107,39 @@ void im2col_chunk(const Conv2dShape& s, const T* x, int n0, int B, T* col) {
   for (int j = 0; j < B; ++j) im2col(s, x + (n0 + j) * x_img, col + static_cast<int64_t>(j) * P, ld);
 }
 
+DnnlLayout layout_of(ConvAlgo a) { return a == ConvAlgo::DnnlPlain ? DnnlLayout::Plain : DnnlLayout::Blocked; }
+bool is_dnnl(ConvAlgo a) { return a == ConvAlgo::Dnnl || a == ConvAlgo::DnnlPlain; }
+
 }  // namespace
+
+namespace detail {
+// The rule (docs/PERFORMANCE.md, "Convolution paths", measured by bench/conv_paths.cpp):
+//   1. the direct kernels where they run (conv2d_direct_supported: AVX2/AVX-512, stride 1, up
+//      to 64 channels each way) and one side has fewer than 32 channels: LeNet, airbench's
+//      whitening (3->24) and first (24->64) layers, ResNet-18's stem (3->64). There the direct
+//      kernels measured 1.1x-17x faster than oneDNN;
+//   2. else oneDNN, where gpunet has it: in its plain layout for 1x1 kernels (too little work
+//      per element for the reorders to pay: 1.4x), else in its blocked layout (1.3x-3x faster
+//      than plain, and 1.6x-14x faster than the direct kernels from 32 channels each way);
+//   3. without oneDNN: the direct kernels where they run (the rule of conv2d_direct_supported),
+//      else im2col + OpenBLAS.
+// A forced algorithm (set_conv_algo_for_testing) overrides it.
+ConvAlgo conv2d_path(const Conv2dShape& s) {
+  const ConvAlgo forced = conv_algo_for_testing();
+  if (is_dnnl(forced)) return dnnl_available() ? forced : ConvAlgo::Im2col;
+  const bool direct = conv2d_direct_supported(s);  // false when Im2col is forced
+  if (forced != ConvAlgo::Auto || !dnnl_available()) return direct ? ConvAlgo::Direct : ConvAlgo::Im2col;
+  if (direct && std::min(s.IC, s.OC) < 32) return ConvAlgo::Direct;
+  return s.KH * s.KW == 1 ? ConvAlgo::DnnlPlain : ConvAlgo::Dnnl;
+}
+}  // namespace detail
 
 template <typename T>
 void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* out) {
   if constexpr (std::is_same_v<T, float>) {
-    if (detail::conv2d_direct_supported(s)) return detail::conv2d_direct_forward(s, x, w, b, out);
+    const ConvAlgo path = detail::conv2d_path(s);
+    if (path == ConvAlgo::Direct) return detail::conv2d_direct_forward(s, x, w, b, out);
+    if (is_dnnl(path) && detail::conv2d_dnnl_forward(s, x, w, b, out, layout_of(path))) return;
   }
   const int K = s.IC * s.KH * s.KW, P = s.OH * s.OW, CB = chunk_images(s);
   const size_t out_img = static_cast<size_t>(s.OC) * P;
@@ -137,6 +166,10 @@ template <typename T>
 void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dout, T* dx, T* dw, T* db) {
   const int K = s.IC * s.KH * s.KW, P = s.OH * s.OW, CB = chunk_images(s);
   const size_t x_img = static_cast<size_t>(s.IC) * s.H * s.W, out_img = static_cast<size_t>(s.OC) * P;
+  if constexpr (std::is_same_v<T, float>) {
+    const ConvAlgo path = detail::conv2d_path(s);
+    if (is_dnnl(path) && detail::conv2d_dnnl_backward(s, x, w, dout, dx, dw, db, layout_of(path))) return;
+  }
   if (db) {  // both paths: a double sum per channel
     for (int oc = 0; oc < s.OC; ++oc) {
       double acc = 0.0;
@@ -149,7 +182,7 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dout
   }
   if (!dx && !dw) return;
   if constexpr (std::is_same_v<T, float>) {
-    if (detail::conv2d_direct_supported(s)) return detail::conv2d_direct_backward(s, x, w, dout, dx, dw);
+    if (detail::conv2d_path(s) == ConvAlgo::Direct) return detail::conv2d_direct_backward(s, x, w, dout, dx, dw);
   }
   if (dw && s.N == 0) std::fill(dw, dw + static_cast<size_t>(s.OC) * K, T(0));
   T* col = scratch<T>(static_cast<size_t>(K) * CB * P, 0);

@@ -50,10 +50,13 @@ ConvAlgo g_algo = ConvAlgo::Auto;
 }
 
 void set_conv_algo_for_testing(ConvAlgo algo) { g_algo = algo; }
+ConvAlgo conv_algo_for_testing() { return g_algo; }
 
 bool conv2d_direct_supported(const Conv2dShape& s) {
 #if GPUNET_DIRECT_CONV
-  if (g_algo == ConvAlgo::Im2col || isa() == Isa::Generic) return false;
+  if (g_algo == ConvAlgo::Im2col || g_algo == ConvAlgo::Dnnl || g_algo == ConvAlgo::DnnlPlain ||
+      isa() == Isa::Generic)
+    return false;
   if (s.stride != 1 || s.N <= 0 || s.OH <= 0 || s.OW <= 0) return false;
   const int64_t Hp = s.H + 2 * int64_t(s.pad), Wp = s.W + 2 * int64_t(s.pad);
   if (Hp * Wp > (int64_t(1) << 26)) return false;  // int offsets

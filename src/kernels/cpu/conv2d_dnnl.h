@@ -1,0 +1,43 @@
+#pragma once
+// Internal: conv2d through oneDNN (src/kernels/cpu/conv2d_dnnl.cpp), float32, forward, backward
+// data and backward weights (+ bias). Used by kernels::cpu::conv2d_forward/backward<float> when
+// conv2d_path(s) (src/kernels/cpu/conv2d.cpp) picks it; tested against kernels::cpu::reference
+// in tests/ops/test_conv_dnnl.cpp.
+//
+// Requires: contiguous NCHW / OIHW float buffers, a valid shape (checked in src/ops/conv2d.cpp).
+// Guarantees: one set of primitives per (shape, layout, bias, OpenMP thread count) is created on
+// first use and cached for the life of the process, with its reorders; scratchpads and
+// reordered copies live in one grow-only workspace, so a steady-state call creates no
+// primitive and allocates nothing of ours.
+// Calls are serialized by a mutex (oneDNN itself runs each primitive on the OpenMP threads).
+// Where gpunet was built without oneDNN (GPUNET_DNNL=OFF or not found) every entry point returns
+// false and writes nothing, and the caller takes another path.
+//   if (!detail::conv2d_dnnl_forward(s, x, w, b, out, DnnlLayout::Blocked)) { /* other path */ }
+#include <cstddef>
+
+#include "kernels/conv2d.h"
+
+namespace gpunet::kernels::cpu::detail {
+
+// Plain: oneDNN runs on nchw/oihw descriptors directly. Blocked: oneDNN chooses its layouts
+// (format_tag::any, e.g. nChw16c / OIhw16i16o) and cached reorder primitives convert the public
+// NCHW tensors in and out around each call.
+enum class DnnlLayout { Plain, Blocked };
+
+// True when gpunet was built with oneDNN.
+bool dnnl_available();
+
+// out = conv(x, w) + b (b may be nullptr). False: oneDNN absent or rejected the shape.
+bool conv2d_dnnl_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out,
+                         DnnlLayout layout);
+// dx, dw, db (each may be nullptr) as kernels::cpu::conv2d_backward: written fresh.
+// False: oneDNN absent or rejected the shape; nothing written.
+bool conv2d_dnnl_backward(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx,
+                          float* dw, float* db, DnnlLayout layout);
+
+// Tests: how many oneDNN primitives (convolutions and reorders) have been created so far, and
+// the workspace's size in bytes. Both stay constant once every shape has run once.
+size_t dnnl_primitives_created();
+size_t dnnl_workspace_bytes();
+
+}  // namespace gpunet::kernels::cpu::detail
