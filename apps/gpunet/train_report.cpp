@@ -91,10 +91,10 @@ void LossLog::after_step(int64_t batch_index, uint64_t epoch, int64_t steps) {
                     {"lr", optimizer_.current_lr(0)}});
 }
 
-void LossLog::end_of_epoch(nn::Module& net, const data::ImageDataset& test, Device device, uint64_t epoch,
-                           int64_t steps) {
+void LossLog::end_of_epoch(nn::Module& net, const data::ImageDataset& test, const data::Transforms& t, Device device,
+                           uint64_t epoch, int64_t steps) {
   if (!metrics_.on()) return;
-  const EvalResult r = evaluate(net, test, device);
+  const EvalResult r = evaluate(net, test, device, 1000, t);
   metrics_.write({{"epoch", epoch + 1}, {"step", steps}, {"test_accuracy", r.accuracy()}, {"test_loss", r.mean_loss}});
 }
 
