@@ -119,13 +119,21 @@ void load_weights_into(nn::Module& net, const models::ModelEntry& entry, const s
   }
 }
 
-LoadedModel load_model(const std::string& model_name, const std::string& checkpoint) {
+std::shared_ptr<nn::Module> make_for_classes(const models::ModelEntry& entry, int num_classes, Generator& gen) {
+  if (num_classes == 0 || num_classes == 10) return entry.make(gen);
+  if (!entry.make_classes)
+    throw InputError("--model " + entry.name + " has 10 classes only, but the data has " + std::to_string(num_classes) +
+                     "; use --model resnet18 or lenet");
+  return entry.make_classes(num_classes, gen);
+}
+
+LoadedModel load_model(const std::string& model_name, const std::string& checkpoint, int num_classes) {
   const auto& reg = models::registry();
   const models::ModelEntry* entry = model_name.empty() ? nullptr : &model_flag(model_name);
   if (!fs::exists(checkpoint)) throw InputError("checkpoint " + checkpoint + ": no such file");
   if (!entry) entry = &reg.recognise_or_throw(checkpoint_tensor_names(checkpoint), "checkpoint " + checkpoint);
   Generator gen(0);
-  LoadedModel m{entry->make(gen), entry};
+  LoadedModel m{make_for_classes(*entry, num_classes, gen), entry};
   load_weights_into(*m.net, *entry, checkpoint);
   if (model_name.empty()) std::fprintf(stderr, "gpunet: checkpoint looks like %s\n", entry->name.c_str());
   return m;

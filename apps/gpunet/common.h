@@ -52,6 +52,10 @@ std::vector<std::string> checkpoint_tensor_names(const std::string& path);
 /// which: "...; it looks like a resnet18 checkpoint (--model resnet18)".
 void load_weights_into(nn::Module& net, const models::ModelEntry& entry, const std::string& path);
 
+/// `entry`'s model with `num_classes` outputs (entry.make for 10 or 0); InputError "--model X
+/// has 10 classes only" when the model cannot have another count.
+std::shared_ptr<nn::Module> make_for_classes(const models::ModelEntry& entry, int num_classes, Generator& gen);
+
 struct LoadedModel {
   std::shared_ptr<nn::Module> net;
   const models::ModelEntry* entry = nullptr;
@@ -61,7 +65,8 @@ struct LoadedModel {
 /// recognised from the file's tensor names, and once loaded one line on stderr says which:
 /// "gpunet: checkpoint looks like lenet". A file no model matches is an InputError naming the
 /// closest model and its missing and unexpected tensors.
-LoadedModel load_model(const std::string& model_name, const std::string& checkpoint);
+/// `num_classes` (0: 10) sizes the head, from the checkpoint's class names.
+LoadedModel load_model(const std::string& model_name, const std::string& checkpoint, int num_classes = 0);
 
 /// True when stderr is a terminal (progress bars).
 bool stderr_is_tty();

@@ -9,6 +9,7 @@
 #include "gpunet/autograd.h"
 #include "gpunet/data/loader.h"
 #include "gpunet/ops.h"
+#include "image_data.h"
 #include "gpunet/train.h"
 #include "gpunet/train/recipe_run.h"
 
@@ -18,7 +19,7 @@ namespace {
 struct EvalOptions {
   std::string checkpoint, data, device, model;  // empty: recognised from the checkpoint
   int64_t batch_size = 1000;
-  bool json = false, tta = false;
+  bool json = false, tta = false, skip_bad = false;
   int threads = 0;
 };
 
@@ -56,10 +57,11 @@ int run_eval(const EvalOptions& o) {
   set_threads(o.threads);
   std::string why;
   const Device device = choose_device(o.device, &why);
-  const DataChoice dc = choose_data(o.data);
-  if (dc.sample) std::fprintf(stderr, "%s\n", dc.note.c_str());
-  data::Cifar10 test(dc.dir, data::Split::Test);  // a bad dataset fails before the model is chosen
-  const LoadedModel m = load_model(o.model, o.checkpoint);
+  // The checkpoint's classes, image size and normalisation; another folder's classes mapped by name.
+  const DataMeta meta = read_data_meta(o.checkpoint);
+  const auto test_set = open_eval_data(o.data, meta, o.skip_bad);  // fails before the model is chosen
+  const data::ImageDataset& test = *test_set;
+  const LoadedModel m = load_model(o.model, o.checkpoint, static_cast<int>(meta.classes.size()));
   nn::Module* net = m.net.get();
   net->to(device);
   const auto* rec = ::gpunet::train::recipe_for_model(m.entry->name);
@@ -68,7 +70,7 @@ int run_eval(const EvalOptions& o) {
                      ::gpunet::train::known_recipes() + ")");
   // A recipe's model (airbench94) is evaluated with the recipe's normalisation (and --tta views).
   EvalResult r = rec ? evaluate_recipe_model(*rec, *net, test, device, o.batch_size, o.tta)
-                     : evaluate(*net, test, device, o.batch_size);
+                     : evaluate(*net, test, device, o.batch_size, meta.transforms());
   if (rec) std::fprintf(stderr, "gpunet: %s normalisation, %s\n", rec->name.c_str(),
                         o.tta ? "TTA over the recipe's 6 views" : "no TTA (--tta for the recipe's views)");
   if (o.json) {
@@ -96,7 +98,9 @@ void register_eval(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("eval", "test accuracy, per-class accuracy and mean loss of a checkpoint");
   auto o = std::make_shared<EvalOptions>();
   cmd->add_option("--checkpoint", o->checkpoint, "weights (safetensors, PyTorch names), from gpunet or PyTorch")->required();
-  cmd->add_option("--data", o->data, "CIFAR-10 folder (default as for train)");
+  cmd->add_option("--data", o->data, "CIFAR-10 folder (default as for train), or an image folder: its val/ (or test/), "
+                                     "or every image of a folder of class folders, classes matched by name");
+  cmd->add_flag("--skip-bad-images", o->skip_bad, "skip (and count) images that cannot be decoded");
   cmd->add_option("--device", o->device, "cpu, cuda or cuda:N");
   cmd->add_option("--model", o->model, model_help(true));
   cmd->add_option("--batch-size", o->batch_size, "images per forward pass")->capture_default_str();

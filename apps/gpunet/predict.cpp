@@ -17,10 +17,12 @@
 
 #include "commands.h"
 #include "common.h"
+#include "image_data.h"
 #include "gpunet/autograd.h"
 #include "gpunet/train/recipe.h"
 #include "gpunet/data/cifar10.h"
 #include "gpunet/data/image_folder.h"
+#include "gpunet/data/image_set.h"
 #include "gpunet/data/loader.h"
 #include "gpunet/error.h"
 #include "gpunet/ops.h"
@@ -63,15 +65,23 @@ std::vector<std::string> class_names(const std::string& data_flag) {
 
 // Decodes every image (all before any output, so a bad file fails the whole command early)
 // into one uint8 (N, 3, 32, 32) dataset.
+// A checkpoint trained on an image folder (`meta.found`): its size, Resize + CenterCrop as in training.
 std::shared_ptr<data::ImageDataset> read_images(const std::vector<std::string>& paths,
-                                                const std::vector<std::string>& classes) {
+                                                const std::vector<std::string>& classes, const DataMeta& meta) {
   auto ds = std::make_shared<data::ImageDataset>();
   ds->c = 3;
-  ds->h = 32;
-  ds->w = 32;
+  ds->h = meta.image_size;
+  ds->w = meta.image_size;
   ds->classes = classes;
   for (const std::string& p : paths) {
     data::DecodedImage img = data::decode_image(p, 3);
+    if (meta.found) {
+      const std::vector<uint8_t> rec = data::resize_center_crop(img, meta.image_size);
+      ds->images.insert(ds->images.end(), rec.begin(), rec.end());
+      ds->labels.push_back(0);
+      ++ds->n;
+      continue;
+    }
     if (img.w != ds->w || img.h != ds->h) {
       std::fprintf(stderr, "%s: %dx%d resized to %dx%d\n", p.c_str(), img.w, img.h, ds->w, ds->h);
       img = data::resize_image(img, ds->w, ds->h);
@@ -92,20 +102,21 @@ std::string fmt2(double v) {
 
 void run_predict(const PredictArgs& a) {
   if (a.images.empty()) throw InputError("predict: give at least one image file");
-  const std::vector<std::string> classes = class_names(a.data);
-  auto ds = read_images(a.images, classes);
+  const DataMeta meta = read_data_meta(a.checkpoint);  // the folder names a checkpoint carries win
+  const std::vector<std::string> classes = meta.found ? meta.classes : class_names(a.data);
+  auto ds = read_images(a.images, classes, meta);
 
   std::string why;
   const Device dev = choose_device(a.device, &why);
-  const LoadedModel loaded = load_model(a.model, a.checkpoint);
+  const LoadedModel loaded = load_model(a.model, a.checkpoint, static_cast<int>(meta.classes.size()));
   auto model = loaded.net;
   model->to(dev);
   model->eval();
 
   // A model a recipe trains (airbench94) sees the recipe's normalisation, as in training.
   const auto* rec = ::gpunet::train::recipe_for_model(loaded.entry->name);
-  data::LoaderOptions opts =
-      rec ? data::LoaderOptions::evaluation(256, dev, rec->transforms) : data::LoaderOptions::evaluation(256, dev);
+  data::LoaderOptions opts = rec ? data::LoaderOptions::evaluation(256, dev, rec->transforms)
+                                 : data::LoaderOptions::evaluation(256, dev, meta.transforms());
   opts.prefetch = false;
   data::DataLoader loader(ds, opts);
   NoGradGuard no_grad;

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "image_data.h"
 #include "train_options.h"
 #include "train_run.h"
 #include "train_tensorboard.h"
@@ -18,15 +19,29 @@ namespace {
 
 using namespace train;
 
-struct TrainData {
-  std::shared_ptr<data::Cifar10> train_set, test_set;
-};
+// CIFAR-10 binary or an image folder (image_data.h), said with its counts when --data is given.
+TrainingData open_data(const TrainOptions& opt, const Say& say) {
+  DataFlags f;
+  f.data = opt.data;
+  f.cache = opt.cache;
+  f.image_size = opt.image_size;
+  f.val_split = opt.val_split;
+  f.seed = opt.seed;
+  if (!opt.mean.empty()) f.mean = parse_channels("--mean", opt.mean, false);
+  if (!opt.std_dev.empty()) f.std = parse_channels("--std", opt.std_dev, true);
+  f.skip_bad = opt.skip_bad_images;
+  f.quiet = opt.quiet;
+  TrainingData d = open_training_data(f);
+  if (d.sample) std::fprintf(stderr, "%s\n", d.note.c_str());
+  if (!opt.data.empty()) say(d.summary);
+  return d;
+}
 
-TrainData open_data(const TrainOptions& opt) {
-  const DataChoice dc = choose_data(opt.data);
-  if (dc.sample) std::fprintf(stderr, "%s\n", dc.note.c_str());
-  return {std::make_shared<data::Cifar10>(dc.dir, data::Split::Train),
-          std::make_shared<data::Cifar10>(dc.dir, data::Split::Test)};
+std::shared_ptr<nn::Module> checked_net(const TrainOptions& opt, Generator& gen, Device device, const Say& say,
+                                        int image_size, size_t classes) {
+  std::shared_ptr<nn::Module> net = make_net(opt, gen, device, say, static_cast<int>(classes));
+  if (image_size != 32) check_model_input(*net, opt, image_size, device);
+  return net;
 }
 
 // How the epochs loop ended.
@@ -46,11 +61,11 @@ class TrainRun {
         device_(device),
         opt_(given),
         resumed_(read_resume(given, opt_, say)),  // the checkpoint's settings win
-        data_(open_data(opt_)),
+        data_(open_data(opt_, say)),
         gen_(opt_.seed),
-        net_(make_net(opt_, gen_, device, say)),
+        net_(checked_net(opt_, gen_, device, say, data_.meta.image_size, data_.meta.classes.size())),
         optimizer_(make_optimizer(opt_, *net_)),
-        loader_(data_.train_set, loader_options(opt_, device)),
+        loader_(data_.train, loader_options(opt_, device, data_.transforms)),
         step_(*net_, *optimizer_, parse_graph_mode(opt_.cuda_graph)),
         at_(resumed_ ? restore(*resumed_, *net_, *optimizer_, loader_, step_) : Position{}),
         metrics_(opt_.metrics, resumed_.has_value()),
@@ -88,7 +103,7 @@ class TrainRun {
       divergence_.check_state(epoch, steps);
       if (out.stopped) break;
       step_.take_running_loss();  // the seed resets running_loss every epoch
-      log_.end_of_epoch(*net_, *data_.train_set, *data_.test_set, device_, epoch, steps);
+      log_.end_of_epoch(*net_, *data_.train, *data_.test, data_.meta.transforms(), device_, epoch, steps);
       checkpoints_.end_of_epoch(steps);
     }
     progress_.clear();
@@ -116,11 +131,11 @@ class TrainRun {
                   out.trained * static_cast<double>(opt_.batch_size) / std::max(out.seconds, 1e-9));
     }
     if (!opt_.save.empty()) {
-      io::save_weights(opt_.save, net_->state_dict());
+      io::save_weights(opt_.save, net_->state_dict(), data_metadata(data_.meta));  // classes, size, normalisation
       say_("weights saved to " + opt_.save);
     }
-    const EvalResult final_test = evaluate(*net_, *data_.test_set, device_);
-    print_accuracy(final_test, data_.test_set->classes);
+    const EvalResult final_test = evaluate(*net_, *data_.test, device_, 1000, data_.meta.transforms());
+    print_accuracy(final_test, data_.test->classes);
     std::fflush(stdout);
     tb_.add_scalar("test/final_accuracy", final_test.accuracy(), at_.steps);
     tb_.flush();
@@ -138,7 +153,7 @@ class TrainRun {
   const Device device_;
   TrainOptions opt_;
   const std::optional<io::TrainState> resumed_;
-  const TrainData data_;
+  const TrainingData data_;
   Generator gen_;
   const std::shared_ptr<nn::Module> net_;
   const std::unique_ptr<optim::Optimizer> optimizer_;

@@ -49,6 +49,16 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
                  "cosine:WARMUP_STEPS[:MIN_FACTOR] (linear warmup, then cosine) | onecycle[:PCT_START] "
                  "(OneCycleLR, peak --lr) | piecewise:S0:F0,S1:F1,... (factor F at step S, numpy.interp)")
       ->capture_default_str();
+  cmd.add_option("--image-size", o.image_size,
+                 "image folders: images become NxN (Resize(N) + CenterCrop(N)); training adds RandomCrop(N, padding=N/8) "
+                 "and a flip")
+      ->capture_default_str();
+  cmd.add_option("--val-split", o.val_split, "a folder of class folders: the share held out for validation (seeded by --seed)")
+      ->capture_default_str();
+  cmd.add_option("--mean", o.mean, "normalisation mean R,G,B (default: the dataset's, computed once and cached)");
+  cmd.add_option("--std", o.std_dev, "normalisation std R,G,B (default: the dataset's)");
+  cmd.add_flag("--skip-bad-images", o.skip_bad_images, "skip (and count) images that cannot be decoded instead of stopping");
+  cmd.add_option("--cache", o.cache, "folder for the dataset's cached statistics (default: beside the data)");
   add_recipe_flags(cmd, o);  // train_recipe.cpp
 }
 
@@ -85,7 +95,8 @@ void validate(const TrainOptions& o) {
 }
 
 std::map<std::string, std::string> run_settings(const TrainOptions& o) {
-  char lr[64], mom[64], wd[64];
+  char lr[64], mom[64], wd[64], vs[64];
+  std::snprintf(vs, sizeof vs, "%.17g", o.val_split);
   std::snprintf(lr, sizeof lr, "%.17g", o.lr);
   std::snprintf(mom, sizeof mom, "%.17g", o.momentum);
   std::snprintf(wd, sizeof wd, "%.17g", o.weight_decay);
@@ -101,7 +112,9 @@ std::map<std::string, std::string> run_settings(const TrainOptions& o) {
           {"epochs", std::to_string(o.epochs)},
           {"log_every", std::to_string(o.log_every)},
           {"lr_schedule", o.lr_schedule},
-          {"lr_schedule_steps", std::to_string(o.schedule_steps)}};
+          {"lr_schedule_steps", std::to_string(o.schedule_steps)},
+          {"image_size", std::to_string(o.image_size)},
+          {"val_split", vs}};
 }
 
 void apply_resume_settings(const std::map<std::string, std::string>& s, TrainOptions& o) {
@@ -125,6 +138,9 @@ void apply_resume_settings(const std::map<std::string, std::string>& s, TrainOpt
     const auto sched = s.find("lr_schedule"), sched_steps = s.find("lr_schedule_steps");
     o.lr_schedule = sched == s.end() ? "none" : sched->second;
     o.schedule_steps = sched_steps == s.end() ? 0 : std::stoll(sched_steps->second);
+    // Image folders (older checkpoints: the defaults): the same records and split.
+    if (const auto it = s.find("image_size"); it != s.end()) o.image_size = std::stoi(it->second);
+    if (const auto it = s.find("val_split"); it != s.end()) o.val_split = std::stod(it->second);
   } catch (const std::logic_error&) {
     throw InputError("--resume: the training state has a malformed setting; the file is corrupt");
   }

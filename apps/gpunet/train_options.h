@@ -28,6 +28,11 @@ struct TrainOptions {
   // --recipe NAME (train_recipe.cpp): the recipe's run; flags given on the command line override
   std::string recipe;
   bool no_augment = false, no_tta = false;
+  // image folders (image_data.h): --image-size, --val-split, --mean/--std, --skip-bad-images, --cache
+  int image_size = 32;
+  double val_split = 0.1;
+  std::string mean, std_dev, cache;
+  bool skip_bad_images = false;
   std::set<std::string> given;  // the long names of the flags given on the command line ("--seed")
 };
 

@@ -97,14 +97,14 @@ void LossLog::after_step(int64_t batch_index, uint64_t epoch, int64_t steps) {
 }
 
 void LossLog::end_of_epoch(nn::Module& net, const data::ImageDataset& train, const data::ImageDataset& test,
-                           Device device, uint64_t epoch, int64_t steps) {
+                           const data::Transforms& t, Device device, uint64_t epoch, int64_t steps) {
   if (!metrics_.on() && !tb_.enabled()) return;
-  const EvalResult r = evaluate(net, test, device);
+  const EvalResult r = evaluate(net, test, device, 1000, t);
   metrics_.write({{"epoch", epoch + 1}, {"step", steps}, {"test_accuracy", r.accuracy()}, {"test_loss", r.mean_loss}});
   if (!tb_.enabled()) return;
   tb_.add_scalar("test/accuracy", r.accuracy(), steps);
   tb_.add_scalar("test/loss", r.mean_loss, steps);
-  tb_.add_scalar("train/accuracy", evaluate(net, train, device).accuracy(), steps);
+  tb_.add_scalar("train/accuracy", evaluate(net, train, device, 1000, t).accuracy(), steps);
   tb_.flush();
 }
 

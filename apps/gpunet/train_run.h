@@ -34,16 +34,21 @@ struct Say {
 
 // ---- setup (train_setup.cpp) ---------------------------------------------------------------
 
-/// The registry's model `opt.model`, initialised from `gen`, with --init's weights when given,
-/// moved to `device`.
-std::shared_ptr<nn::Module> make_net(const TrainOptions& opt, Generator& gen, Device device, const Say& say);
+/// The registry's model `opt.model` with `num_classes` outputs (0: 10), initialised from `gen`,
+/// with --init's weights when given, moved to `device`.
+std::shared_ptr<nn::Module> make_net(const TrainOptions& opt, Generator& gen, Device device, const Say& say,
+                                     int num_classes = 0);
 /// --optimizer: SGD (momentum, Nesterov, weight decay), Adam or AdamW over `net`'s parameters.
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& opt, nn::Module& net);
 /// --lr-schedule on `optimizer`, over opt.schedule_steps steps (set to `planned_steps`, the
 /// epochs' batches, when 0, so that checkpoints record it and a resumed run keeps the schedule).
 void attach_schedule(TrainOptions& opt, optim::Optimizer& optimizer, int64_t planned_steps);
-/// The training loader's options: --batch-size, shuffling from --seed, batches on `device`.
-data::LoaderOptions loader_options(const TrainOptions& opt, Device device);
+/// The training loader's options: --batch-size, shuffling from --seed, batches on `device`,
+/// transformed by `t`.
+data::LoaderOptions loader_options(const TrainOptions& opt, Device device, const data::Transforms& t);
+/// One forward pass of a zero (1, 3, size, size) batch: InputError "--model X cannot take
+/// SxS images (...)" when the model's structure does not allow that size (LeNet: 32 only).
+void check_model_input(nn::Module& net, const TrainOptions& opt, int size, Device device);
 
 // ---- resume (train_resume.cpp) -------------------------------------------------------------
 
@@ -155,10 +160,11 @@ class LossLog {
           const Divergence& divergence, const Progress& progress, io::EventWriter& tb);
   /// Counts one step of batch `batch_index`; logs when the batch ends a --log-every window.
   void after_step(int64_t batch_index, uint64_t epoch, int64_t steps);
-  /// At the end of an epoch with --metrics: the test accuracy and loss; with --tensorboard also
-  /// test/accuracy and train/accuracy (the model at the epoch's end on the training set, eval
-  /// mode, no augmentation).
-  void end_of_epoch(nn::Module& net, const data::ImageDataset& train, const data::ImageDataset& test, Device device,
+  /// At the end of an epoch with --metrics: the test accuracy and loss (normalised by `t`); with
+  /// --tensorboard also test/accuracy and train/accuracy (the model at the epoch's end on the
+  /// training set, eval mode, no augmentation).
+  void end_of_epoch(nn::Module& net, const data::ImageDataset& train, const data::ImageDataset& test,
+                    const data::Transforms& t, Device device,
                     uint64_t epoch, int64_t steps);
 
  private:

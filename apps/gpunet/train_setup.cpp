@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common.h"
+#include "gpunet/autograd.h"
 #include "gpunet/optim/adam.h"
 #include "gpunet/optim/sgd.h"
 #include "train_run.h"
@@ -16,9 +17,10 @@ void Say::operator()(const std::string& line) const {
   std::fflush(stdout);
 }
 
-std::shared_ptr<nn::Module> make_net(const TrainOptions& opt, Generator& gen, Device device, const Say& say) {
+std::shared_ptr<nn::Module> make_net(const TrainOptions& opt, Generator& gen, Device device, const Say& say,
+                                     int num_classes) {
   const models::ModelEntry& entry = model_flag(opt.model);
-  std::shared_ptr<nn::Module> net = entry.make(gen);
+  std::shared_ptr<nn::Module> net = make_for_classes(entry, num_classes, gen);
   if (!opt.init.empty()) {
     load_weights_into(*net, entry, opt.init);
     say("initial weights from " + opt.init);
@@ -44,13 +46,29 @@ void attach_schedule(TrainOptions& opt, optim::Optimizer& optimizer, int64_t pla
   if (s.kind() != optim::Schedule::Kind::Constant) optimizer.set_schedule(s, opt.schedule_steps);
 }
 
-data::LoaderOptions loader_options(const TrainOptions& opt, Device device) {
+data::LoaderOptions loader_options(const TrainOptions& opt, Device device, const data::Transforms& t) {
   data::LoaderOptions lo;
+  lo.transforms = t;
   lo.batch_size = opt.batch_size;
   lo.shuffle = !opt.no_shuffle;
   lo.seed = opt.seed;
   lo.device = device;
   return lo;
+}
+
+void check_model_input(nn::Module& net, const TrainOptions& opt, int size, Device device) {
+  NoGradGuard no_grad;
+  const bool was_training = net.is_training();
+  net.eval();
+  try {
+    (void)net.forward(Tensor::zeros({1, 3, size, size}, DType::Float32, device));
+  } catch (const Error& e) {
+    if (was_training) net.train();
+    throw InputError("--model " + opt.model + " cannot take " + std::to_string(size) + "x" + std::to_string(size) +
+                     " images (" + e.what() + "); use --image-size 32" + (opt.model == "lenet" ? " (LeNet's fully connected layer is sized for 32x32)" : "") +
+                     ", or --model resnet18, which pools globally before its head");
+  }
+  if (was_training) net.train();
 }
 
 }  // namespace gpunet::cli::train

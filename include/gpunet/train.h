@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gpunet/data/dataset.h"
+#include "gpunet/data/transforms.h"
 #include "gpunet/nn/module.h"
 #include "gpunet/optim/optimizer.h"
 #include "gpunet/tensor.h"
@@ -80,8 +81,9 @@ struct EvalResult {
   double accuracy() const { return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0; }
 };
 
-/// Accuracy and mean cross-entropy of `model` on `data` (normalised as in the tutorial, file
-/// order, no augmentation), in batches of `batch_size` on `device`, without autograd.
-EvalResult evaluate(nn::Module& model, const data::ImageDataset& data, Device device, int64_t batch_size = 1000);
+/// Accuracy and mean cross-entropy of `model` on `data` (normalised by `t`, the tutorial's by
+/// default, file order, no augmentation), in batches of `batch_size` on `device`, without autograd.
+EvalResult evaluate(nn::Module& model, const data::ImageDataset& data, Device device, int64_t batch_size = 1000,
+                    const data::Transforms& t = data::Transforms::tutorial());
 
 }  // namespace gpunet

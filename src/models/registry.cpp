@@ -152,9 +152,11 @@ const ModelRegistry& registry() {
   static const ModelRegistry* const r = [] {
     auto* reg = new ModelRegistry();  // never destroyed: usable from other static destructors
     reg->add({"lenet", "LeNet", "the PyTorch CIFAR-10 tutorial's LeNet (62k parameters)",
-              [](Generator& gen) { return std::make_shared<LeNet>(gen); }, {}});
+              [](Generator& gen) { return std::make_shared<LeNet>(gen); }, {},
+              [](int n, Generator& gen) { return std::make_shared<LeNet>(gen, n); }});
     reg->add({"resnet18", "ResNet-18", "ResNet-18, CIFAR variant (3x3 stem, no max-pool; 11.2M parameters)",
-              [](Generator& gen) { return std::make_shared<ResNet18>(10, gen); }, {}});
+              [](Generator& gen) { return std::make_shared<ResNet18>(10, gen); }, {},
+              [](int n, Generator& gen) { return std::make_shared<ResNet18>(n, gen); }});
     reg->add({"airbench94", "airbench94",
               "airbench94's net: whitening conv, three conv groups with BN and GELU, linear head (2.0M parameters)",
               [](Generator& gen) { return std::make_shared<Airbench94>(gen); }, {}});

@@ -167,12 +167,13 @@ void TrainStep::set_running(double sum, int64_t count) {
   count_ = count;
 }
 
-EvalResult evaluate(nn::Module& model, const data::ImageDataset& ds, Device device, int64_t batch_size) {
+EvalResult evaluate(nn::Module& model, const data::ImageDataset& ds, Device device, int64_t batch_size,
+                    const data::Transforms& t) {
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
   auto view = std::shared_ptr<const data::ImageDataset>(&ds, [](const data::ImageDataset*) {});
-  auto opts = data::LoaderOptions::evaluation(batch_size, device);
+  auto opts = data::LoaderOptions::evaluation(batch_size, device, t);
   opts.prefetch = false;
   data::DataLoader loader(view, opts);
   EvalResult r;

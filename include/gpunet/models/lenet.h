@@ -9,8 +9,9 @@ namespace gpunet::models {
 
 class LeNet : public nn::Module {
  public:
-  explicit LeNet(Generator& gen = default_generator());
-  /// x: (N, 3, 32, 32) float32 -> logits (N, 10).
+  /// `num_classes` outputs (the tutorial's 10 by default; 1-4096).
+  explicit LeNet(Generator& gen = default_generator(), int num_classes = 10);
+  /// x: (N, 3, 32, 32) float32 -> logits (N, num_classes).
   Tensor forward(const Tensor& x) override;
   std::string repr() const override { return "Net"; }
   std::string export_onnx(nn::OnnxGraph& g, const std::string& x) const override;

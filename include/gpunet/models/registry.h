@@ -27,6 +27,8 @@ struct ModelEntry {
   /// The state_dict names (parameters and buffers) of the models `make` builds, in order.
   /// Left empty, the registry reads them once, on first need, from a model built by `make`.
   std::vector<std::string> tensor_names;
+  /// The model with `num_classes` outputs (image folders); empty: the model has 10 only.
+  std::function<std::shared_ptr<nn::Module>(int num_classes, Generator& gen)> make_classes;
 };
 
 /// What ModelRegistry::recognise found for a set of tensor names.
