@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "train_dist.h"
 #include "train_options.h"
 #include "train_run.h"
 
@@ -22,7 +23,7 @@ struct TrainData {
 
 TrainData open_data(const TrainOptions& opt) {
   const DataChoice dc = choose_data(opt.data);
-  if (dc.sample) std::fprintf(stderr, "%s\n", dc.note.c_str());
+  if (dc.sample && opt.world_rank == 0) std::fprintf(stderr, "%s\n", dc.note.c_str());
   return {std::make_shared<data::Cifar10>(dc.dir, data::Split::Train),
           std::make_shared<data::Cifar10>(dc.dir, data::Split::Test)};
 }
@@ -59,6 +60,8 @@ class TrainRun {
     attach_schedule(opt_, *optimizer_, loader_.epoch_size() * opt_.epochs);
   }
   TrainRun(const TrainRun&) = delete;  // the parts hold references to each other
+  // Data parallel (train_dist.h): agreement check, rank 0's state, the gradient all-reduce.
+  void attach(DistRun& d) { d.attach(opt_, *net_, *optimizer_, data_.train_set->n, step_); }
   TrainRun& operator=(const TrainRun&) = delete;
 
   // The epochs, from where the run starts to --epochs, --max-steps or a signal.
@@ -114,7 +117,7 @@ class TrainRun {
       io::save_weights(opt_.save, net_->state_dict());
       say_("weights saved to " + opt_.save);
     }
-    print_accuracy(evaluate(*net_, *data_.test_set, device_), data_.test_set->classes);
+    if (opt_.world_rank == 0) print_accuracy(evaluate(*net_, *data_.test_set, device_), data_.test_set->classes);
     std::fflush(stdout);
     return 0;
   }
@@ -146,18 +149,28 @@ class TrainRun {
 
 }  // namespace
 
-int run_train(const TrainOptions& o) {
-  if (!o.recipe.empty()) return run_train_recipe(o);
-  validate(o);
+namespace {
+int run_train_process(const TrainOptions& o, DistRun* dist) {
   set_threads(o.threads);
   const Say say{o.quiet};
   std::string why;
   const Device device = choose_device(o.device, &why);
   say(why);
   TrainRun run(o, device, say);
+  if (dist) run.attach(*dist);
   const Outcome out = run.train();
   if (out.signal) return run.interrupted(out);
   return run.finish(out);
+}
+}  // namespace
+
+int run_train(const TrainOptions& given) {
+  if (!given.recipe.empty()) return run_train_recipe(given);
+  validate(given);
+  TrainOptions o = given;
+  const std::unique_ptr<DistRun> dist = DistRun::from_launcher(o);  // nullptr: one process, as always
+  if (!dist) return run_train_process(o, nullptr);
+  return dist->run([&] { return run_train_process(o, dist.get()); });
 }
 
 void register_train(CLI::App& app, int& exit_code) {

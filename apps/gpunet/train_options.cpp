@@ -40,6 +40,7 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
                  "(OneCycleLR, peak --lr) | piecewise:S0:F0,S1:F1,... (factor F at step S, numpy.interp)")
       ->capture_default_str();
   add_recipe_flags(cmd, o);  // train_recipe.cpp
+  add_dist_flags(cmd, o);    // train_dist.cpp
 }
 
 void validate(const TrainOptions& o) {
@@ -90,7 +91,8 @@ std::map<std::string, std::string> run_settings(const TrainOptions& o) {
           {"epochs", std::to_string(o.epochs)},
           {"log_every", std::to_string(o.log_every)},
           {"lr_schedule", o.lr_schedule},
-          {"lr_schedule_steps", std::to_string(o.schedule_steps)}};
+          {"lr_schedule_steps", std::to_string(o.schedule_steps)},
+          {"world_size", std::to_string(o.world_size)}};
 }
 
 void apply_resume_settings(const std::map<std::string, std::string>& s, TrainOptions& o) {

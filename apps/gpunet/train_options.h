@@ -26,10 +26,16 @@ struct TrainOptions {
   // --recipe NAME (train_recipe.cpp): the recipe's run; flags given on the command line override
   std::string recipe;
   bool no_augment = false, no_tta = false;
+  // data parallel (train_dist.cpp): set from the launcher, not flags; --bucket-mb, --no-overlap
+  int world_size = 1, world_rank = 0;
+  double bucket_mb = 25;
+  bool no_overlap = false;
   std::set<std::string> given;  // the long names of the flags given on the command line ("--seed")
 };
 
 void add_train_flags(CLI::App& cmd, TrainOptions& o);
+/// --bucket-mb, --no-overlap: data parallel runs under mpirun (train_dist.cpp).
+void add_dist_flags(CLI::App& cmd, TrainOptions& o);
 /// --recipe, --no-augment, --no-tta (train_recipe.cpp).
 void add_recipe_flags(CLI::App& cmd, TrainOptions& o);
 /// Throws InputError with the flag, the bad value and the allowed range.
