@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -62,7 +63,7 @@ double max_rel_diff(const std::string& a, const std::string& b, std::string* whe
   return worst;
 }
 
-// N processes at batch B for 30 steps end with 1 process's weights at batch N * B, shuffled or
+// 2 processes at batch 8 and 4 at batch 4, 30 steps, end with 1 process's weights at batch 16, shuffled or
 // not (the permutation is split between the ranks); and not with 1 process at batch B.
 TEST(MpiRun, DataParallelEqualsOneProcessAtTheGlobalBatch) {
   SKIP_WITHOUT_MPI();
@@ -75,9 +76,15 @@ TEST(MpiRun, DataParallelEqualsOneProcessAtTheGlobalBatch) {
     ASSERT_EQ(c2, 0) << o2;
     auto [c3, o3] = test::run_command(cli() + train_args(8, 30, shuffle) + " --save " + sh_quote(small));
     ASSERT_EQ(c3, 0) << o3;
+    const std::string four = tmp / "four.safetensors";
+    auto [c4, o4] = test::run_command(mpirun_prefix(4) + cli() + train_args(4, 30, shuffle) + " --save " + sh_quote(four));
+    ASSERT_EQ(c4, 0) << o4;
     std::string where;
     const double d = max_rel_diff(two, one, &where);
     EXPECT_LT(d, 1e-5) << "shuffle " << shuffle << ": worst at " << where;
+    const double d4 = max_rel_diff(four, one, &where);
+    EXPECT_LT(d4, 1e-5) << "4 processes at batch 4, shuffle " << shuffle << ": worst at " << where;
+    std::printf("[ dist ] shuffle %d: 2 x 8 vs 1 x 16: %.3g, 4 x 4 vs 1 x 16: %.3g (relative, worst element)\n", shuffle, d, d4);
     EXPECT_GT(max_rel_diff(small, one, &where), 1e-3) << "the test cannot tell batch 8 from batch 16";
   }
 }
