@@ -72,6 +72,8 @@ for t in core nn data io models; do
 done
 # batch_norm2d: the own kernels against cuDNN's, validated then timed (issue 12's choice).
 run bench_bn 40 "$G/bin/bench_bn_cuda"
+# Data parallel (issue 15): a 1-rank NCCL communicator on the one GPU (2 GPUs are untested).
+[ -x "$G/bin/test_dist" ] && run test_dist_nccl 60 "$G/bin/test_dist" --gtest_filter='Nccl.*' --gtest_brief=1
 run bench 45 "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,64,512 --steps 300 --json
 run bench_eager 30 "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,512 --steps 300 --cuda-graph off --json
 # airbench94: gpunet's recipe and the peer (bf16, torch.compile) on the same data, 100 steps each

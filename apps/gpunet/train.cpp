@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "common.h"
 #include "image_data.h"
+#include "train_dist.h"
 #include "train_options.h"
 #include "train_run.h"
 #include "train_tensorboard.h"
@@ -32,8 +33,10 @@ TrainingData open_data(const TrainOptions& opt, const Say& say) {
   f.skip_bad = opt.skip_bad_images;
   f.quiet = opt.quiet;
   TrainingData d = open_training_data(f);
-  if (d.sample) std::fprintf(stderr, "%s\n", d.note.c_str());
-  if (!opt.data.empty()) say(d.summary);
+  if (opt.world_rank == 0) {  // data parallel: rank 0 speaks
+    if (d.sample) std::fprintf(stderr, "%s\n", d.note.c_str());
+    if (!opt.data.empty()) say(d.summary);
+  }
   return d;
 }
 
@@ -79,6 +82,8 @@ class TrainRun {
     tb_.flush();
   }
   TrainRun(const TrainRun&) = delete;  // the parts hold references to each other
+  // Data parallel (train_dist.h): agreement check, rank 0's state, the gradient all-reduce.
+  void attach(DistRun& d) { d.attach(opt_, *net_, *optimizer_, data_.train->n, step_); }
   TrainRun& operator=(const TrainRun&) = delete;
 
   // The epochs, from where the run starts to --epochs, --max-steps or a signal.
@@ -135,7 +140,7 @@ class TrainRun {
       say_("weights saved to " + opt_.save);
     }
     const EvalResult final_test = evaluate(*net_, *data_.test, device_, 1000, data_.meta.transforms());
-    print_accuracy(final_test, data_.test->classes);
+    if (opt_.world_rank == 0) print_accuracy(final_test, data_.test->classes);
     std::fflush(stdout);
     tb_.add_scalar("test/final_accuracy", final_test.accuracy(), at_.steps);
     tb_.flush();
@@ -170,19 +175,29 @@ class TrainRun {
 
 }  // namespace
 
-int run_train(const TrainOptions& o) {
-  if (!o.recipe.empty()) return run_train_recipe(o);
-  validate(o);
+namespace {
+int run_train_process(const TrainOptions& o, DistRun* dist) {
   set_threads(o.threads);
   const Say say{o.quiet};
   std::string why;
   const Device device = choose_device(o.device, &why);
   say(why);
-  io::EventWriter tb = open_tensorboard(o);  // a folder that cannot be written stops here
+  io::EventWriter tb = o.world_rank == 0 ? open_tensorboard(o) : io::EventWriter();  // rank 0 writes
   TrainRun run(o, device, say, tb);
+  if (dist) run.attach(*dist);
   const Outcome out = run.train();
   if (out.signal) return run.interrupted(out);
   return run.finish(out);
+}
+}  // namespace
+
+int run_train(const TrainOptions& given) {
+  if (!given.recipe.empty()) return run_train_recipe(given);
+  validate(given);
+  TrainOptions o = given;
+  const std::unique_ptr<DistRun> dist = DistRun::from_launcher(o);  // nullptr: one process, as always
+  if (!dist) return run_train_process(o, nullptr);
+  return dist->run([&] { return run_train_process(o, dist.get()); });
 }
 
 void register_train(CLI::App& app, int& exit_code) {

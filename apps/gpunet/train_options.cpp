@@ -60,6 +60,7 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_flag("--skip-bad-images", o.skip_bad_images, "skip (and count) images that cannot be decoded instead of stopping");
   cmd.add_option("--cache", o.cache, "folder for the dataset's cached statistics (default: beside the data)");
   add_recipe_flags(cmd, o);  // train_recipe.cpp
+  add_dist_flags(cmd, o);    // train_dist.cpp
 }
 
 void validate(const TrainOptions& o) {
@@ -114,7 +115,8 @@ std::map<std::string, std::string> run_settings(const TrainOptions& o) {
           {"lr_schedule", o.lr_schedule},
           {"lr_schedule_steps", std::to_string(o.schedule_steps)},
           {"image_size", std::to_string(o.image_size)},
-          {"val_split", vs}};
+          {"val_split", vs},
+          {"world_size", std::to_string(o.world_size)}};
 }
 
 void apply_resume_settings(const std::map<std::string, std::string>& s, TrainOptions& o) {

@@ -33,6 +33,10 @@ struct TrainOptions {
   double val_split = 0.1;
   std::string mean, std_dev, cache;
   bool skip_bad_images = false;
+  // data parallel (train_dist.cpp): set from the launcher, not flags; --bucket-mb, --no-overlap
+  int world_size = 1, world_rank = 0;
+  double bucket_mb = 25;
+  bool no_overlap = false;
   std::set<std::string> given;  // the long names of the flags given on the command line ("--seed")
 };
 
@@ -40,6 +44,8 @@ struct TrainOptions {
 std::string fmt_number(double v);
 
 void add_train_flags(CLI::App& cmd, TrainOptions& o);
+/// --bucket-mb, --no-overlap: data parallel runs under mpirun (train_dist.cpp).
+void add_dist_flags(CLI::App& cmd, TrainOptions& o);
 /// --recipe, --no-augment, --no-tta (train_recipe.cpp).
 void add_recipe_flags(CLI::App& cmd, TrainOptions& o);
 /// Throws InputError with the flag, the bad value and the allowed range.

@@ -10,6 +10,11 @@ namespace gpunet::cli::train {
 std::optional<io::TrainState> read_resume(const TrainOptions& given, TrainOptions& opt, const Say& say) {
   if (given.resume.empty()) return std::nullopt;
   io::TrainState st = io::load_train_state(given.resume);
+  const auto ws = st.scalars.find("world_size");  // data parallel: the same number of processes
+  const std::string saved = ws == st.scalars.end() ? "1" : ws->second;
+  GPUNET_INPUT_CHECK(saved == std::to_string(opt.world_size), "--resume ", given.resume, ": written by a run of ", saved,
+                     " process(es), this run has ", opt.world_size, "; resume it with mpirun -np ", saved,
+                     " (the per-process batches and the data split depend on it)");
   apply_resume_settings(st.scalars, opt);
   say("resuming from " + given.resume + " at epoch " + st.scalars.at("epoch") + ", batch " +
       st.scalars.at("batch_index") + " (step " + st.scalars.at("step") + ")");

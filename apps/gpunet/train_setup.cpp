@@ -53,6 +53,8 @@ data::LoaderOptions loader_options(const TrainOptions& opt, Device device, const
   lo.shuffle = !opt.no_shuffle;
   lo.seed = opt.seed;
   lo.device = device;
+  lo.num_replicas = opt.world_size;  // data parallel: this rank's share (train_dist.h)
+  lo.rank = opt.world_rank;
   return lo;
 }
 

@@ -5,6 +5,7 @@
 /// only place that accumulates; kernels write fresh gradients. The graph's saved tensors are
 /// released after backward: a second backward through it throws.
 ///   { gpunet::NoGradGuard g; auto out = net.forward(x); }   // evaluation: no graph
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,24 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs);
 
 /// Sets node->inputs from `inputs` and attaches the node to `out` (which then requires grad).
 void record(Tensor& out, std::shared_ptr<Node> node, std::initializer_list<const Tensor*> inputs);
+
+/// Called by backward() on this thread once a leaf's gradient for the pass is complete: every
+/// node of the graph that feeds the leaf has run and accumulated into its .grad. Leaves the graph
+/// does not reach are not reported. Data parallel training starts a bucket's all-reduce here,
+/// while backward still runs for the earlier layers (DDP's autograd hooks).
+using LeafReadyHook = std::function<void(const TensorImpl* leaf)>;
+/// Installs `hook` for this thread's backward passes while alive (the previous one comes back).
+///   autograd::LeafReadyScope scope([&](const TensorImpl* p) { mark_ready(p); });
+class LeafReadyScope {
+ public:
+  explicit LeafReadyScope(LeafReadyHook hook);
+  ~LeafReadyScope();
+  LeafReadyScope(const LeafReadyScope&) = delete;
+  LeafReadyScope& operator=(const LeafReadyScope&) = delete;
+
+ private:
+  LeafReadyHook prev_;
+};
 
 /// Runs the backward pass from `root` seeded with `grad` (ones when undefined and root has one element).
 void backward(const Tensor& root, const Tensor& grad);

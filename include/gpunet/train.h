@@ -23,6 +23,15 @@ namespace gpunet {
 /// that cannot be graphed or a failed capture throws gpunet::Error.
 enum class GraphMode { Off, Auto, On };
 
+/// What a data-parallel run plugs into a TrainStep (dist::GradReducer): called around backward.
+/// before_backward() arms the per-bucket all-reduce; after_backward() finishes it, so that the
+/// optimizer step reads the gradients averaged over every process.
+struct GradSync {
+  virtual ~GradSync() = default;
+  virtual void before_backward() = 0;
+  virtual void after_backward() = 0;
+};
+
 class TrainStep {
  public:
   /// With GraphMode Auto or On on a CUDA device the step is captured as one CUDA graph after
@@ -60,8 +69,12 @@ class TrainStep {
   /// Restores a running sum saved by running_sum()/running_count() (exact resume).
   void set_running(double sum, int64_t count);
   nn::Module& model() { return model_; }
+  /// Averages the gradients over processes through `sync` (not owned; nullptr: none). A step
+  /// with a GradSync runs eagerly (no CUDA graph).
+  void set_grad_sync(GradSync* sync) { sync_ = sync; }
 
  private:
+  GradSync* sync_ = nullptr;
   nn::Module& model_;
   optim::Optimizer& opt_;
   Tensor running_;  // [1] float64 on the model's device

@@ -10,6 +10,7 @@ namespace gpunet::autograd {
 namespace {
 
 thread_local bool g_grad_enabled = true;
+thread_local LeafReadyHook g_leaf_ready;  // LeafReadyScope
 
 // y += x, in place (y is a leaf's .grad): the engine is the only caller, so the only place
 // that accumulates into .grad. The arithmetic is an op (src/ops/copy.cpp), which dispatches to
@@ -17,6 +18,9 @@ thread_local bool g_grad_enabled = true;
 void accumulate_into(Tensor& y, const Tensor& x) { ops::detail::accumulate_(y, x); }
 
 }  // namespace
+
+LeafReadyScope::LeafReadyScope(LeafReadyHook hook) : prev_(std::move(g_leaf_ready)) { g_leaf_ready = std::move(hook); }
+LeafReadyScope::~LeafReadyScope() { g_leaf_ready = std::move(prev_); }
 
 bool grad_enabled() { return g_grad_enabled; }
 void set_grad_enabled(bool on) { g_grad_enabled = on; }
@@ -81,12 +85,27 @@ void backward(const Tensor& root, const Tensor& grad) {
     }
   }
 
+  // With a LeafReadyHook: how many edges into each leaf are still to run; 0 = its grad is final.
+  std::unordered_map<const TensorImpl*, int> leaf_pending;
+  if (g_leaf_ready)
+    for (Node* node : order)
+      for (auto& in : node->inputs)
+        if (in && !in->grad_fn && in->requires_grad) ++leaf_pending[in.get()];
+  auto leaves_done = [&](Node* node) {
+    if (!g_leaf_ready) return;
+    for (auto& in : node->inputs)
+      if (in && !in->grad_fn && in->requires_grad && --leaf_pending[in.get()] == 0) g_leaf_ready(in.get());
+  };
+
   std::unordered_map<Node*, Tensor> grads;
   grads[root.grad_fn().get()] = seed;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* node = *it;
     auto found = grads.find(node);
-    if (found == grads.end()) continue;
+    if (found == grads.end()) {
+      leaves_done(node);
+      continue;
+    }
     Tensor g_out = found->second;
     grads.erase(found);
     std::vector<Tensor> g_in;
@@ -120,6 +139,7 @@ void backward(const Tensor& root, const Tensor& grad) {
     }
     node->release();
     node->released = true;
+    leaves_done(node);
   }
 }
 

@@ -148,6 +148,18 @@ struct DataLoader::Slot {
   Tensor x, y;  // host: (batch_size, C, H, W) float32, (batch_size) int64
 };
 
+std::vector<int64_t> distributed_indices(const std::vector<int64_t>& order, int num_replicas, int rank) {
+  const int64_t n = static_cast<int64_t>(order.size());
+  GPUNET_INPUT_CHECK(num_replicas >= 1 && num_replicas <= n, "distributed sampler: ", num_replicas,
+                     " processes for ", n, " records; every process needs at least one record");
+  GPUNET_INPUT_CHECK(rank >= 0 && rank < num_replicas, "distributed sampler: rank ", rank, " is outside 0..",
+                     num_replicas - 1);
+  const int64_t per_rank = n / num_replicas;
+  std::vector<int64_t> mine(static_cast<size_t>(per_rank));
+  for (int64_t i = 0; i < per_rank; ++i) mine[i] = order[static_cast<size_t>(rank + i * num_replicas)];
+  return mine;
+}
+
 // ---- DataLoader -------------------------------------------------------------------------
 DataLoader::DataLoader(std::shared_ptr<const ImageDataset> data, LoaderOptions opts)
     : data_(std::move(data)), opts_(std::move(opts)) {
@@ -157,6 +169,10 @@ DataLoader::DataLoader(std::shared_ptr<const ImageDataset> data, LoaderOptions o
   GPUNET_INPUT_CHECK(opts_.batch_size >= 1, "DataLoader: batch size must be >= 1, got ", opts_.batch_size);
   make_params(opts_.transforms, data_->c, data_->h, data_->w, 0, 0, 0);  // validates the transforms once
   opts_.device.check_available();
+  GPUNET_INPUT_CHECK(opts_.num_replicas >= 1 && opts_.rank >= 0 && opts_.rank < opts_.num_replicas,
+                     "DataLoader: rank ", opts_.rank, " of ", opts_.num_replicas, " processes is not a valid rank");
+  GPUNET_INPUT_CHECK(data_->n >= opts_.num_replicas, "DataLoader: ", data_->n, " records for ", opts_.num_replicas,
+                     " processes; every process needs at least one record (use fewer processes)");
   const Shape xs{opts_.batch_size, data_->c, data_->h, data_->w};
   const size_t bytes = data_->images.size() + data_->labels.size();
   bool resident = opts_.residency == Residency::Device ||
@@ -188,13 +204,20 @@ DataLoader::~DataLoader() {
   }
 }
 
+int64_t DataLoader::samples() const { return data_->n / opts_.num_replicas; }
+
+uint64_t DataLoader::aug_seed() const {
+  return opts_.num_replicas > 1 ? opts_.seed ^ mix64(0x9e3779b97f4a7c15ull * static_cast<uint64_t>(opts_.rank + 1))
+                                : opts_.seed;
+}
+
 int64_t DataLoader::epoch_size() const {
-  const int64_t n = data_->n, b = opts_.batch_size;
+  const int64_t n = samples(), b = opts_.batch_size;
   return opts_.drop_last ? n / b : (n + b - 1) / b;
 }
 
 int64_t DataLoader::batch_len(int64_t index) const {
-  return std::min(opts_.batch_size, data_->n - index * opts_.batch_size);
+  return std::min(opts_.batch_size, samples() - index * opts_.batch_size);
 }
 
 void DataLoader::cancel_prefetch() {
@@ -223,14 +246,16 @@ void DataLoader::ensure_permutation() {
     perm_.resize(static_cast<size_t>(data_->n));
     for (int64_t i = 0; i < data_->n; ++i) perm_[i] = i;
   }
+  if (opts_.num_replicas > 1 && (opts_.shuffle || !perm_valid_))
+    perm_ = distributed_indices(perm_, opts_.num_replicas, opts_.rank);
   perm_epoch_ = epoch_;
   if (resident_ && (opts_.shuffle || !perm_valid_))
-    perm_dev_ = Tensor::from_blob(perm_.data(), {data_->n}, DType::Int64, opts_.device);  // once per epoch
+    perm_dev_ = Tensor::from_blob(perm_.data(), {static_cast<int64_t>(perm_.size())}, DType::Int64, opts_.device);  // once per epoch
   perm_valid_ = true;
 }
 
 void DataLoader::fill(Slot& s, uint64_t epoch, int64_t index) {
-  const ops::detail::BatchParams p = make_params(opts_.transforms, data_->c, data_->h, data_->w, opts_.seed,
+  const ops::detail::BatchParams p = make_params(opts_.transforms, data_->c, data_->h, data_->w, aug_seed(),
                                                  epoch, index * opts_.batch_size);
   ops::detail::gather_batch(Device::cpu(), p, batch_len(index), data_->images.data(), data_->labels.data(),
                             perm_.data() + index * opts_.batch_size, s.x.data<float>(), s.y.data<int64_t>());
@@ -246,7 +271,7 @@ bool DataLoader::next(Batch& b) {
   ensure_permutation();
   const int64_t B = batch_len(index_);
   if (resident_) {
-    resident_->gather(opts_.transforms, opts_.seed, epoch_, index_ * opts_.batch_size, perm_dev_,
+    resident_->gather(opts_.transforms, aug_seed(), epoch_, index_ * opts_.batch_size, perm_dev_,
                       index_ * opts_.batch_size, B, x_, y_);
     b.x = B == opts_.batch_size ? x_ : x_.narrow(0, 0, B);
     b.y = B == opts_.batch_size ? y_ : y_.narrow(0, 0, B);

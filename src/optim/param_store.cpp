@@ -130,6 +130,18 @@ void ParamStore::layout(Device device) {
   grad_off_ = std::move(goff);
   ranges_ = std::move(ranges);
 
+  make_buckets();
+  generation_ = g_next_generation.fetch_add(1);
+}
+
+void ParamStore::set_bucket_bytes(size_t bytes) {
+  GPUNET_INPUT_CHECK(bytes > 0, "ParamStore: bucket size must be > 0 bytes");
+  bucket_bytes_ = bytes;
+  make_buckets();
+}
+
+void ParamStore::make_buckets() {
+  const size_t n = params_.size();
   // Buckets: trainable parameters from the last to the first, closed at bucket_bytes_.
   buckets_.clear();
   Bucket cur;
@@ -147,7 +159,6 @@ void ParamStore::layout(Device device) {
     }
   }
   if (!cur.params.empty()) buckets_.push_back(std::move(cur));
-  generation_ = g_next_generation.fetch_add(1);
 }
 
 Tensor ParamStore::slot(const std::string& name) {

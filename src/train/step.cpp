@@ -69,7 +69,9 @@ TrainStep::~TrainStep() = default;
 void TrainStep::eager_step(const Tensor& x, const Tensor& y) {
   opt_.zero_grad();
   Tensor loss = ops::cross_entropy(model_.forward(x), y);
+  if (sync_) sync_->before_backward();
   loss.backward();
+  if (sync_) sync_->after_backward();
   opt_.step();
   // running += loss, in double on the device (the seed sums loss.item() in a Python float).
   ops::add_to_running_loss(loss, running_);
@@ -82,7 +84,7 @@ void TrainStep::operator()(const Tensor& x, const Tensor& y) {
   // fill, the optimizer's update, the running-loss add), so set it once here for cuda:N.
   if (model_.device().is_cuda()) cuda::detail::set_device(model_.device().index());
 #endif
-  if (graph_mode_ == GraphMode::Off || !model_.device().is_cuda() || !graph_step(x, y)) eager_step(x, y);
+  if (graph_mode_ == GraphMode::Off || !model_.device().is_cuda() || sync_ || !graph_step(x, y)) eager_step(x, y);
   ++count_;
 }
 

@@ -41,6 +41,11 @@ struct LoaderOptions {
   Device device = Device::cpu();
   Residency residency = Residency::Auto;  // Auto: Device for a CUDA device when the data fits
   bool prefetch = true;                   // host path: prepare the next batch in the background
+  /// Data parallel (DistributedSampler's rule): this process is `rank` of `num_replicas` and
+  /// takes distributed_indices() of each epoch's order, floor(n / num_replicas) records. With
+  /// augmentation, each rank draws from its own stream (the seed mixed with the rank).
+  int num_replicas = 1;
+  int rank = 0;
 
   /// In file order, every record once (drop_last off), no augmentation: for evaluation.
   static LoaderOptions evaluation(int64_t batch_size, Device device, const Transforms& t = Transforms::tutorial()) {
@@ -64,6 +69,12 @@ struct Batch {
 /// The record order of one epoch: a permutation of 0..n-1 (Fisher-Yates, gpunet::Generator
 /// seeded with mix64(seed ^ mix64(epoch))).
 std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, uint64_t epoch);
+
+/// Rank `rank` of `num_replicas`'s share of an epoch's `order` (torch's DistributedSampler with
+/// drop_last): order[rank], order[rank + N], ... over the first floor(n / N) * N entries, so
+/// every rank gets floor(n / N) records. Requires 1 <= N <= n and 0 <= rank < N.
+///   distributed_indices({5, 3, 0, 1, 4, 2, 6}, 2, 1) == {3, 1, 2}
+std::vector<int64_t> distributed_indices(const std::vector<int64_t>& order, int num_replicas, int rank);
 
 /// A dataset uploaded once to a device: images uint8 (N, C, H, W), labels uint8 (N).
 /// (On the CPU device it is a copy in gpunet tensors; the loader then uses the same code.)
@@ -115,6 +126,8 @@ class DataLoader {
   void ensure_permutation();
   void fill(Slot& s, uint64_t epoch, int64_t index);
   int64_t batch_len(int64_t index) const;
+  int64_t samples() const;      // records per epoch for this rank
+  uint64_t aug_seed() const;    // the augmentation's seed (mixed with the rank when N > 1)
   void cancel_prefetch();
 
   std::shared_ptr<const ImageDataset> data_;

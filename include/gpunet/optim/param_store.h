@@ -100,6 +100,9 @@ class ParamStore {
   const Tensor& grads() const { return grads_; }
   const std::vector<Bucket>& buckets() const { return buckets_; }
   Tensor bucket_grads(size_t b) const;
+  /// Cuts the gradient buffer into buckets of about `bytes` again (nothing moves; the
+  /// generation stays). Requires bytes > 0.
+  void set_bucket_bytes(size_t bytes);
 
   /// The named optimizer-state slot, laid out like grads(); created zeroed on first use.
   Tensor slot(const std::string& name);
@@ -118,6 +121,7 @@ class ParamStore {
 
  private:
   void layout(Device device);
+  void make_buckets();
   bool layout_current() const;
   std::vector<ParamGroup> groups_;
   std::vector<Tensor> params_;

@@ -1,0 +1,187 @@
+// `mpirun -np N gpunet train` end to end (CTest runs these as root, so mpirun gets
+// OMPI_ALLOW_RUN_AS_ROOT; more ranks than cores need --oversubscribe). They skip, saying why,
+// in a build without MPI or without mpirun.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "cli/cli_run.h"
+#include "gpunet/config.h"
+#include "gpunet/io/checkpoint.h"
+#include "gpunet/io/safetensors.h"
+#include "support/run_command.h"
+
+namespace gpunet {
+namespace {
+
+using clitest::sh_quote;
+using clitest::TempDir;
+
+#define SKIP_WITHOUT_MPI()                                                                     \
+  do {                                                                                         \
+    if (!GPUNET_HAVE_MPI) GTEST_SKIP() << "this build has no MPI (-DGPUNET_MPI=OFF or not found)"; \
+    if (std::string(GPUNET_TEST_MPIEXEC).empty() || std::string(GPUNET_TEST_MPIEXEC).find("NOTFOUND") != std::string::npos) GTEST_SKIP() << "no mpirun found at configure time"; \
+  } while (0)
+
+std::string mpirun_prefix(int np) {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none "
+         "timeout -k 5 150 " + sh_quote(GPUNET_TEST_MPIEXEC) + " --oversubscribe --bind-to none -np " + std::to_string(np) + " ";
+}
+std::string cli() { return sh_quote(GPUNET_CLI_PATH); }
+// A short LeNet run on the embedded sample, on the CPU, 1 thread a process.
+std::string train_args(int64_t batch, int64_t steps, bool shuffle) {
+  return " train --device cpu --threads 1 --quiet --lr 0.01 --log-every 1000000 --batch-size " + std::to_string(batch) +
+         " --max-steps " + std::to_string(steps) + (shuffle ? "" : " --no-shuffle");
+}
+
+// Largest |a - b| / max(|b|, 1e-3 * max|b|) over every tensor of two weight files.
+double max_rel_diff(const std::string& a, const std::string& b, std::string* where) {
+  const auto fa = io::load_safetensors(a), fb = io::load_safetensors(b);
+  EXPECT_EQ(fa.tensors.size(), fb.tensors.size());
+  double worst = 0;
+  for (size_t i = 0; i < fa.tensors.size() && i < fb.tensors.size(); ++i) {
+    const auto& [name, ta] = fa.tensors[i];
+    const Tensor& tb = fb.tensors[i].second;
+    if (ta.dtype() != DType::Float32) continue;
+    const auto va = ta.to_vector<float>(), vb = tb.to_vector<float>();
+    float scale = 0;
+    for (float v : vb) scale = std::max(scale, std::fabs(v));
+    for (size_t k = 0; k < va.size(); ++k) {
+      const double d = std::fabs(double(va[k]) - vb[k]) / std::max<double>(std::fabs(vb[k]), 1e-3 * scale);
+      if (d > worst) {
+        worst = d;
+        *where = name + "[" + std::to_string(k) + "]";
+      }
+    }
+  }
+  return worst;
+}
+
+// 2 processes at batch 8 and 4 at batch 4, 30 steps, end with 1 process's weights at batch 16, shuffled or
+// not (the permutation is split between the ranks); and not with 1 process at batch B.
+TEST(MpiRun, DataParallelEqualsOneProcessAtTheGlobalBatch) {
+  SKIP_WITHOUT_MPI();
+  TempDir tmp;
+  for (bool shuffle : {false, true}) {
+    const std::string one = tmp / "one.safetensors", two = tmp / "two.safetensors", small = tmp / "small.safetensors";
+    auto [c1, o1] = test::run_command(cli() + train_args(16, 30, shuffle) + " --save " + sh_quote(one));
+    ASSERT_EQ(c1, 0) << o1;
+    auto [c2, o2] = test::run_command(mpirun_prefix(2) + cli() + train_args(8, 30, shuffle) + " --save " + sh_quote(two));
+    ASSERT_EQ(c2, 0) << o2;
+    auto [c3, o3] = test::run_command(cli() + train_args(8, 30, shuffle) + " --save " + sh_quote(small));
+    ASSERT_EQ(c3, 0) << o3;
+    const std::string four = tmp / "four.safetensors";
+    auto [c4, o4] = test::run_command(mpirun_prefix(4) + cli() + train_args(4, 30, shuffle) + " --save " + sh_quote(four));
+    ASSERT_EQ(c4, 0) << o4;
+    std::string where;
+    const double d = max_rel_diff(two, one, &where);
+    EXPECT_LT(d, 1e-5) << "shuffle " << shuffle << ": worst at " << where;
+    const double d4 = max_rel_diff(four, one, &where);
+    EXPECT_LT(d4, 1e-5) << "4 processes at batch 4, shuffle " << shuffle << ": worst at " << where;
+    std::printf("[ dist ] shuffle %d: 2 x 8 vs 1 x 16: %.3g, 4 x 4 vs 1 x 16: %.3g (relative, worst element)\n", shuffle, d, d4);
+    EXPECT_GT(max_rel_diff(small, one, &where), 1e-3) << "the test cannot tell batch 8 from batch 16";
+  }
+}
+
+// The ranks disagree on a setting: one line (from rank 0) naming it and the ranks; exit non-zero.
+TEST(MpiRun, SettingMismatchStopsEveryRankWithOneLine) {
+  SKIP_WITHOUT_MPI();
+  auto [code, out] = test::run_command(mpirun_prefix(1) + cli() + train_args(4, 5, false) + " : -np 1 " + cli() +
+                                       train_args(8, 5, false));
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("gpunet: error: distributed: the ranks disagree on --batch-size: 4 on rank 0, 8 on rank 1"),
+            std::string::npos)
+      << out;
+  size_t lines = 0;
+  for (size_t at = 0; (at = out.find("gpunet: error", at)) != std::string::npos; ++at) ++lines;
+  EXPECT_EQ(lines, 1u) << out;
+}
+
+// Bad input on one rank (its --init file is missing): that rank says so in one line naming it,
+// and the launcher stops the other, well within 60 s.
+TEST(MpiRun, BadInputOnOneRankStopsTheOthers) {
+  SKIP_WITHOUT_MPI();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto [code, out] = test::run_command(mpirun_prefix(1) + cli() + train_args(4, 100000, false) + " : -np 1 " + cli() +
+                                       train_args(4, 100000, false) + " --init /nonexistent/w.safetensors");
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(code, 0) << out;
+  EXPECT_LT(s, 60) << out;
+  EXPECT_NE(out.find("gpunet: error: rank 1 of 2:"), std::string::npos) << out;
+  EXPECT_NE(out.find("/nonexistent/w.safetensors"), std::string::npos) << out;
+}
+
+// A process that runs (not gone, not a zombie nobody reaped).
+bool alive(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(stat, text)) return false;
+  const size_t paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';
+}
+
+// The pids of the running `gpunet train` ranks whose environment has OMPI_COMM_WORLD_RANK=<rank>.
+std::vector<int> rank_pids(int rank) {
+  auto [c, out] = test::run_command("pgrep -f " + sh_quote(std::string(GPUNET_CLI_PATH) + " train") +
+                                    " | while read p; do tr '\\0' '\\n' </proc/$p/environ 2>/dev/null | "
+                                    "grep -qx OMPI_COMM_WORLD_RANK=" + std::to_string(rank) + " && echo $p; done");
+  std::vector<int> pids;
+  std::istringstream in(out);
+  for (int p; in >> p;) pids.push_back(p);
+  return pids;
+}
+
+// kill -9 of rank 1 mid-run: mpirun stops rank 0 and exits non-zero naming rank 1; no process is
+// left; rank 0's last checkpoint loads.
+TEST(MpiRun, KilledRankStopsTheOthers) {
+  SKIP_WITHOUT_MPI();
+  TempDir tmp;
+  const std::string ck = tmp / "ck.safetensors", log = tmp / "log", pidf = tmp / "pid";
+  const std::string cmd = mpirun_prefix(2) + cli() + train_args(4, 1000000, false) + " --checkpoint " + sh_quote(ck) +
+                          " --checkpoint-every 20 >" + sh_quote(log) + " 2>&1 & echo $! >" + sh_quote(pidf);
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  // rank 1: a child of mpirun whose environment says OMPI_COMM_WORLD_RANK=1; wait for a checkpoint first.
+  for (int i = 0; i < 600 && !std::filesystem::exists(ck); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(std::filesystem::exists(ck)) << clitest::read_text(log);
+  const int launcher = std::atoi(clitest::read_text(pidf).c_str());  // timeout(1), mpirun's parent
+  const std::vector<int> r0 = rank_pids(0), r1 = rank_pids(1);
+  ASSERT_EQ(r0.size(), 1u);
+  ASSERT_EQ(r1.size(), 1u) << "rank 1 not found";
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(r1[0], SIGKILL), 0);
+  bool gone = false;  // every process of the run, within 60 s
+  for (int i = 0; i < 600 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    gone = !alive(launcher) && !alive(r0[0]) && !alive(r1[0]);
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string out = clitest::read_text(log);
+  ASSERT_TRUE(gone) << "processes left after 60 s:\n" << out;
+  EXPECT_LT(s, 60);
+  EXPECT_NE(out.find("rank 1"), std::string::npos) << out;
+  EXPECT_NO_THROW(io::load_train_state(ck)) << out;
+}
+
+// --resume with another number of processes is refused in one line.
+TEST(MpiRun, ResumeWithAnotherProcessCountIsRefused) {
+  SKIP_WITHOUT_MPI();
+  TempDir tmp;
+  const std::string ck = tmp / "ck.safetensors";
+  auto [c1, o1] = test::run_command(mpirun_prefix(2) + cli() + train_args(4, 6, false) + " --checkpoint " + sh_quote(ck));
+  ASSERT_EQ(c1, 0) << o1;
+  auto [c2, o2] = test::run_command(cli() + train_args(4, 12, false) + " --resume " + sh_quote(ck));
+  EXPECT_EQ(c2, 2) << o2;
+  EXPECT_NE(o2.find("written by a run of 2 process(es), this run has 1; resume it with mpirun -np 2"), std::string::npos)
+      << o2;
+  auto [c3, o3] = test::run_command(mpirun_prefix(2) + cli() + train_args(4, 12, false) + " --resume " + sh_quote(ck));
+  EXPECT_EQ(c3, 0) << o3;
+}
+
+}  // namespace
+}  // namespace gpunet
