@@ -76,7 +76,7 @@ install(FILES ${CMAKE_BINARY_DIR}/gpunet.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/
 
 # The build tree's package: the same target, with the build folder's dependency targets (the
 # build tree links them through gpunet_deps, so its config always finds them).
-set(_gpunet_build_exports gpunet gpunet_deps)
+set(_gpunet_build_exports gpunet gpunet_deps gpunet_dist_deps)
 if(GPUNET_HAVE_CUDA)
   list(APPEND _gpunet_build_exports gpunet_cuda_deps)
 endif()
