@@ -10,9 +10,15 @@ record runs the Newton-Schulz iteration in bf16 on the GPU; here X stays float32
     p *= sqrt(len(p)) / ||p||  (the record's weight normalisation);
     update = zeropower(g.reshape(len(g), -1)).view(g.shape); p -= lr * update.
 
-Two configurations over four random parameters (filter banks (8,3,3,3), (16,2,1,1),
+The record's own bf16 iteration ("bf16" below) is written as the record has it:
+  X = G.bfloat16(); X /= (X.norm() + eps); ... A = X @ X.T; B = b * A + c * A @ A;
+  X = a * X + B @ X (all bf16 tensors; PyTorch's CPU bf16 matmul accumulates in float32),
+  then the update is added to the float32 parameter.
+
+Three configurations over four random parameters (filter banks (8,3,3,3), (16,2,1,1),
 (24,2,2,2) and a (5,7) matrix), 3 steps each with fixed random gradients:
   "rec":  the record's settings: lr 0.24, momentum 0.6, nesterov, 3 steps, weight normalised;
+  "bf16": the record's settings with the record's bf16 iteration;
   "orig": the original Muon's scaling instead: lr 0.02, momentum 0.95, no nesterov, 5 steps,
           no weight normalisation, update *= sqrt(max(1, rows/cols)).
 Holds <cfg>.init.<k>, <cfg>.grad.<s>.<k>, <cfg>.after.<s>.<k> (s = 0, 1, 2).
@@ -23,8 +29,8 @@ from safetensors.torch import save_file
 A, B, C = 3.4445, -4.7750, 2.0315
 
 
-def zeropower(G, steps, eps=1e-7):
-    X = G.float()
+def zeropower(G, steps, eps=1e-7, dtype=torch.float32):
+    X = G.to(dtype)
     X = X / (X.norm() + eps)
     if G.size(0) > G.size(1):
         X = X.T
@@ -37,7 +43,7 @@ def zeropower(G, steps, eps=1e-7):
     return X
 
 
-def run(params, grads, lr, momentum, nesterov, steps, normalize, shape_scale):
+def run(params, grads, lr, momentum, nesterov, steps, normalize, shape_scale, dtype=torch.float32):
     bufs = [torch.zeros_like(p) for p in params]
     afters = []
     for gs in grads:
@@ -46,7 +52,7 @@ def run(params, grads, lr, momentum, nesterov, steps, normalize, shape_scale):
             u = g.add(buf, alpha=momentum) if nesterov else buf
             if normalize:
                 p.mul_(len(p) ** 0.5 / p.norm())
-            upd = zeropower(u.reshape(len(u), -1), steps).view(u.shape)
+            upd = zeropower(u.reshape(len(u), -1), steps, dtype=dtype).view(u.shape)
             if shape_scale:
                 upd = upd * max(1, u.size(0) / u[0].numel()) ** 0.5
             p.add_(upd, alpha=-lr)
@@ -58,7 +64,9 @@ torch.manual_seed(0)
 shapes = {"w0": (8, 3, 3, 3), "w1": (16, 2, 1, 1), "w2": (24, 2, 2, 2), "w3": (5, 7)}
 out = {}
 configs = {"rec": dict(lr=0.24, momentum=0.6, nesterov=True, steps=3, normalize=True, shape_scale=False),
-           "orig": dict(lr=0.02, momentum=0.95, nesterov=False, steps=5, normalize=False, shape_scale=True)}
+           "orig": dict(lr=0.02, momentum=0.95, nesterov=False, steps=5, normalize=False, shape_scale=True),
+           "bf16": dict(lr=0.24, momentum=0.6, nesterov=True, steps=3, normalize=True, shape_scale=False,
+                        dtype=torch.bfloat16)}
 for cfg, kw in configs.items():
     init = {k: torch.randn(s) * 0.3 for k, s in shapes.items()}
     grads = [{k: torch.randn(s) for k, s in shapes.items()} for _ in range(3)]

@@ -70,6 +70,8 @@ done
 for t in core nn data io models; do
   [ -x "$G/bin/test_$t" ] && run "test_$t" 90 "$G/bin/test_$t" --gtest_brief=1
 done
+# batch_norm2d: the own kernels against cuDNN's, validated then timed (issue 12's choice).
+run bench_bn 40 "$G/bin/bench_bn_cuda"
 run bench 45 "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,64,512 --steps 300 --json
 run bench_eager 30 "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,512 --steps 300 --cuda-graph off --json
 # airbench94: gpunet's recipe and the peer (bf16, torch.compile) on the same data, 100 steps each
@@ -84,4 +86,5 @@ grep -h -E "PASSED|FAILED|SKIPPED \]" "$OUT"/test_*.log | sort | uniq -c
 echo "sweep cases: $(grep -c '\[ sweep' "$OUT/test_ops.log") (each line in test_ops.log: error, threshold, worst element)"
 grep -h "images_per_second" "$OUT/bench.log" "$OUT/bench_eager.log" "$OUT/peer4.log" "$OUT/peer512.log" "$OUT/recipe.log" "$OUT/peer_airbench.log" 2>/dev/null | cut -c1-220
 grep -E "trained|Accuracy of" "$OUT/train.log"
+grep -h -E "^\||CHECK FAILED" "$OUT/bench_bn.log"
 for tool in memcheck racecheck initcheck; do echo "$tool: $(grep -h -E "ERROR SUMMARY|skipped" "$OUT/sanitizer_$tool.log")"; done

@@ -9,7 +9,7 @@ SHARED=${SHARED:-../shared}
 cmake -S . -B build-h100 -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPUNET_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
 cmake --build build-h100 -j"$(nproc)"
 rm -rf gpu && mkdir -p gpu/bin gpu/lib gpu/data
-cp build-h100/bin/gpunet build-h100/bin/test_* gpu/bin/
+cp build-h100/bin/gpunet build-h100/bin/test_* build-h100/bin/bench_bn_cuda gpu/bin/
 # Shared libraries that are not libc, CUDA or cuDNN (the GPU machine has those).
 for b in gpu/bin/*; do ldd "$b"; done | awk '/=> \// {print $3}' | sort -u |
   grep -v -E 'libc\.so|libm\.so|libpthread|libdl|librt|ld-linux|libcuda|libcudart|libcublas|libcudnn|libnvrtc|libstdc\+\+|libgcc_s' |

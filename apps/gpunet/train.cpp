@@ -10,6 +10,7 @@
 #include "common.h"
 #include "train_options.h"
 #include "train_run.h"
+#include "train_tensorboard.h"
 
 namespace gpunet::cli {
 namespace {
@@ -38,8 +39,9 @@ struct Outcome {
 // One training run: its parts, built in this order (the order of their checks and messages).
 class TrainRun {
  public:
-  TrainRun(const TrainOptions& given, Device device, const Say& say)
+  TrainRun(const TrainOptions& given, Device device, const Say& say, io::EventWriter& tb)
       : say_(say),
+        tb_(tb),
         device_(device),
         opt_(given),
         resumed_(read_resume(given, opt_, say)),  // the checkpoint's settings win
@@ -54,9 +56,11 @@ class TrainRun {
         divergence_(opt_, *net_, step_),
         checkpoints_(opt_, *net_, *optimizer_, loader_, step_, divergence_),
         progress_(opt_, planned_steps(), at_.steps),
-        log_(opt_, step_, *optimizer_, metrics_, divergence_, progress_) {
+        log_(opt_, step_, *optimizer_, metrics_, divergence_, progress_, tb) {
     // Over every planned epoch (--max-steps stops early, like an interrupt); after restore().
     attach_schedule(opt_, *optimizer_, loader_.epoch_size() * opt_.epochs);
+    tb_.add_text("hparams", hparams_markdown(run_settings(opt_)), at_.steps);
+    tb_.flush();
   }
   TrainRun(const TrainRun&) = delete;  // the parts hold references to each other
   TrainRun& operator=(const TrainRun&) = delete;
@@ -83,7 +87,7 @@ class TrainRun {
       divergence_.check_state(epoch, steps);
       if (out.stopped) break;
       step_.take_running_loss();  // the seed resets running_loss every epoch
-      log_.end_of_epoch(*net_, *data_.test_set, device_, epoch, steps);
+      log_.end_of_epoch(*net_, *data_.train_set, *data_.test_set, device_, epoch, steps);
       checkpoints_.end_of_epoch(steps);
     }
     progress_.clear();
@@ -114,8 +118,11 @@ class TrainRun {
       io::save_weights(opt_.save, net_->state_dict());
       say_("weights saved to " + opt_.save);
     }
-    print_accuracy(evaluate(*net_, *data_.test_set, device_), data_.test_set->classes);
+    const EvalResult final_test = evaluate(*net_, *data_.test_set, device_);
+    print_accuracy(final_test, data_.test_set->classes);
     std::fflush(stdout);
+    tb_.add_scalar("test/final_accuracy", final_test.accuracy(), at_.steps);
+    tb_.flush();
     return 0;
   }
 
@@ -126,6 +133,7 @@ class TrainRun {
   }
 
   const Say& say_;
+  io::EventWriter& tb_;
   const Device device_;
   TrainOptions opt_;
   const std::optional<io::TrainState> resumed_;
@@ -154,7 +162,8 @@ int run_train(const TrainOptions& o) {
   std::string why;
   const Device device = choose_device(o.device, &why);
   say(why);
-  TrainRun run(o, device, say);
+  io::EventWriter tb = open_tensorboard(o);  // a folder that cannot be written stops here
+  TrainRun run(o, device, say, tb);
   const Outcome out = run.train();
   if (out.signal) return run.interrupted(out);
   return run.finish(out);

@@ -30,6 +30,8 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--checkpoint-every", o.checkpoint_every, "also save the training state every N steps");
   cmd.add_option("--resume", o.resume, "continue exactly where this training state left off");
   cmd.add_option("--metrics", o.metrics, "write JSON lines (loss, images/s, test accuracy per epoch) here");
+  cmd.add_option("--tensorboard", o.tensorboard,
+                 "write TensorBoard event files to this folder (loss, lr, images/s, accuracies, hyper-parameters)");
   cmd.add_flag("--quiet", o.quiet, "print only the final accuracy and errors");
   cmd.add_option("--model", o.model, model_help(false))->capture_default_str();
   cmd.add_option("--cuda-graph", o.cuda_graph, graph_mode_help())->capture_default_str();

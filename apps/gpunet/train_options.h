@@ -20,6 +20,7 @@ struct TrainOptions {
   int64_t max_steps = 0, log_every = 2000, checkpoint_every = 0;
   int threads = 0;
   std::string init, save, checkpoint, resume, metrics;
+  std::string tensorboard;  // --tensorboard DIR: TensorBoard event files (train_tensorboard.cpp)
   std::string cuda_graph = "auto";  // parse_graph_mode (common.h): capture the step as a CUDA graph
   std::string lr_schedule = "none";  // optim::Schedule::parse's grammar
   int64_t schedule_steps = 0;        // the schedule's length: recorded in checkpoints; 0 = the planned steps

@@ -15,6 +15,7 @@
 #include "gpunet/train/recipe_run.h"
 #include "train_options.h"
 #include "train_run.h"
+#include "train_tensorboard.h"
 
 namespace gpunet::cli {
 namespace {
@@ -24,7 +25,7 @@ namespace {
 const std::set<std::string> kRecipeFlags = {"--recipe", "--data",      "--device",  "--seed",    "--max-steps",
                                             "--no-augment", "--no-tta", "--no-shuffle", "--init", "--save",
                                             "--metrics", "--batch-size", "--epochs", "--threads", "--quiet",
-                                            "--model"};
+                                            "--model", "--tensorboard"};
 
 void check_recipe_flags(const TrainOptions& o, const ::gpunet::train::Recipe& r) {
   for (const std::string& f : o.given)
@@ -32,7 +33,7 @@ void check_recipe_flags(const TrainOptions& o, const ::gpunet::train::Recipe& r)
       throw InputError(f + " cannot be combined with --recipe " + r.name +
                        " (the recipe sets it); flags a recipe run takes: --data --device --seed --max-steps "
                        "--batch-size --epochs --no-augment --no-tta --no-shuffle --init --save --metrics --threads "
-                       "--quiet");
+                       "--quiet --tensorboard");
   if (o.given.count("--model") && o.model != r.model)
     throw InputError("--model " + o.model + ": --recipe " + r.name + " trains " + r.model);
   if (o.given.count("--epochs") && o.epochs < 1)
@@ -62,6 +63,7 @@ int run_train_recipe(const TrainOptions& o) {
   std::string why;
   const Device device = choose_device(o.device, &why);
   say(why);
+  io::EventWriter tb = open_tensorboard(o);  // a folder that cannot be written stops here
   const DataChoice dc = choose_data(o.data);
   if (dc.sample) std::fprintf(stderr, "%s\n", dc.note.c_str());
   auto train_set = std::make_shared<data::Cifar10>(dc.dir, data::Split::Train);
@@ -95,7 +97,11 @@ int run_train_recipe(const TrainOptions& o) {
       std::to_string(epochs_planned) + (epochs_planned == 1 ? " epoch)" : " epochs)") +
       (o.max_steps > 0 && o.max_steps < total ? ", stopping after " + std::to_string(o.max_steps) : ""));
   if (!o.quiet) std::printf("epoch  steps  train_loss  train_acc        lr   seconds\n");
+  tb.add_text("hparams", hparams_markdown(recipe_hparams(r, o, batch, total)), 0);
+  int64_t steps_done = 0;  // the TensorBoard step: steps over all epochs so far
   ro.on_epoch = [&](const ::gpunet::train::EpochStats& st) {
+    steps_done += st.steps;
+    tb_epoch(tb, st, steps_done);
     if (!o.quiet)
       std::printf("%5lld  %5lld  %10.4f  %8.2f%%  %8.6f  %8.2f\n", static_cast<long long>(st.epoch + 1),
                   static_cast<long long>(st.steps), st.train_loss, 100.0 * st.train_accuracy, st.lr, st.seconds);
@@ -138,6 +144,7 @@ int run_train_recipe(const TrainOptions& o) {
                             {"test_accuracy", or_null(o.no_tta ? res.test_accuracy : res.tta_accuracy)},
                             {"test_accuracy_no_tta", or_null(res.test_accuracy)}};
   if (metrics.on()) metrics.write(j);
+  tb_final(tb, res);
   std::printf("%s\n", j.dump().c_str());
   std::fflush(stdout);
   return 0;

@@ -62,13 +62,14 @@ void Progress::clear() const {
 }
 
 LossLog::LossLog(const TrainOptions& opt, TrainStep& step, const optim::Optimizer& optimizer, Metrics& metrics,
-                 const Divergence& divergence, const Progress& progress)
+                 const Divergence& divergence, const Progress& progress, io::EventWriter& tb)
     : opt_(opt),
       step_(step),
       optimizer_(optimizer),
       metrics_(metrics),
       divergence_(divergence),
       progress_(progress),
+      tb_(tb),
       window_t_(clock::now()) {}
 
 void LossLog::after_step(int64_t batch_index, uint64_t epoch, int64_t steps) {
@@ -86,16 +87,25 @@ void LossLog::after_step(int64_t batch_index, uint64_t epoch, int64_t steps) {
     std::printf("[%d, %5lld] loss: %.3f\n", static_cast<int>(epoch + 1), static_cast<long long>(batch_index + 1), mean);
     std::fflush(stdout);
   }
+  const double lr = optimizer_.current_lr(0);
   if (metrics_.on())
-    metrics_.write({{"step", steps}, {"epoch", epoch + 1}, {"loss", mean}, {"images_per_second", ips},
-                    {"lr", optimizer_.current_lr(0)}});
+    metrics_.write({{"step", steps}, {"epoch", epoch + 1}, {"loss", mean}, {"images_per_second", ips}, {"lr", lr}});
+  tb_.add_scalar("train/loss", mean, steps);
+  tb_.add_scalar("train/lr", lr, steps);
+  tb_.add_scalar("train/images_per_second", ips, steps);
+  tb_.flush();
 }
 
-void LossLog::end_of_epoch(nn::Module& net, const data::ImageDataset& test, Device device, uint64_t epoch,
-                           int64_t steps) {
-  if (!metrics_.on()) return;
+void LossLog::end_of_epoch(nn::Module& net, const data::ImageDataset& train, const data::ImageDataset& test,
+                           Device device, uint64_t epoch, int64_t steps) {
+  if (!metrics_.on() && !tb_.enabled()) return;
   const EvalResult r = evaluate(net, test, device);
   metrics_.write({{"epoch", epoch + 1}, {"step", steps}, {"test_accuracy", r.accuracy()}, {"test_loss", r.mean_loss}});
+  if (!tb_.enabled()) return;
+  tb_.add_scalar("test/accuracy", r.accuracy(), steps);
+  tb_.add_scalar("test/loss", r.mean_loss, steps);
+  tb_.add_scalar("train/accuracy", evaluate(net, train, device).accuracy(), steps);
+  tb_.flush();
 }
 
 void print_accuracy(const EvalResult& r, const std::vector<std::string>& classes) {

@@ -18,6 +18,7 @@
 
 #include "gpunet/data/loader.h"
 #include "gpunet/io/checkpoint.h"
+#include "gpunet/io/tensorboard.h"
 #include "gpunet/nn/module.h"
 #include "gpunet/optim/optimizer.h"
 #include "gpunet/train.h"
@@ -146,14 +147,19 @@ class Progress {
 /// Every --log-every batches: the seed's "[epoch, batch] loss: x" line, the --metrics line with
 /// images/s over the window since the last one, the lr of the next step (group 0; PyTorch's
 /// scheduler.get_last_lr() after scheduler.step()), and the divergence check of the mean.
+/// With --tensorboard the same values go to the event file (train/loss, train/lr,
+/// train/images_per_second), flushed at every log line.
 class LossLog {
  public:
   LossLog(const TrainOptions& opt, TrainStep& step, const optim::Optimizer& optimizer, Metrics& metrics,
-          const Divergence& divergence, const Progress& progress);
+          const Divergence& divergence, const Progress& progress, io::EventWriter& tb);
   /// Counts one step of batch `batch_index`; logs when the batch ends a --log-every window.
   void after_step(int64_t batch_index, uint64_t epoch, int64_t steps);
-  /// At the end of an epoch with --metrics: the test accuracy and loss.
-  void end_of_epoch(nn::Module& net, const data::ImageDataset& test, Device device, uint64_t epoch, int64_t steps);
+  /// At the end of an epoch with --metrics: the test accuracy and loss; with --tensorboard also
+  /// test/accuracy and train/accuracy (the model at the epoch's end on the training set, eval
+  /// mode, no augmentation).
+  void end_of_epoch(nn::Module& net, const data::ImageDataset& train, const data::ImageDataset& test, Device device,
+                    uint64_t epoch, int64_t steps);
 
  private:
   const TrainOptions& opt_;
@@ -162,6 +168,7 @@ class LossLog {
   Metrics& metrics_;
   const Divergence& divergence_;
   const Progress& progress_;
+  io::EventWriter& tb_;
   std::chrono::steady_clock::time_point window_t_;
   int64_t window_steps_ = 0;
 };

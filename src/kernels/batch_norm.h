@@ -36,6 +36,19 @@ void batch_norm_forward(const BatchNormShape& s, const float* x, const float* we
 void batch_norm_backward(const BatchNormShape& s, const float* x, const float* weight, const float* save_mean,
                          const float* save_invstd, bool use_batch_stats, const float* dout, float* dx,
                          float* dweight, float* dbias);
+
+// cuDNN's batch norm with the same parameter lists (batch_norm_cudnn.cu): the candidate that the
+// validate-then-time benchmark bench/bn_cuda.cpp compares with the own kernels above, which
+// ops::batch_norm2d uses until that comparison, run on a GPU, shows cuDNN faster. Training mode
+// with weight and bias only (supported() says so); backward needs dx, dweight and dbias.
+bool batch_norm_cudnn_supported(const BatchNormShape& s, const float* weight, const float* bias, bool use_batch_stats,
+                                double eps);
+void batch_norm_forward_cudnn(const BatchNormShape& s, const float* x, const float* weight, const float* bias,
+                              float* running_mean, float* running_var, bool use_batch_stats, double momentum,
+                              double eps, float* out, float* save_mean, float* save_invstd);
+void batch_norm_backward_cudnn(const BatchNormShape& s, const float* x, const float* weight, const float* save_mean,
+                               const float* save_invstd, bool use_batch_stats, const float* dout, float* dx,
+                               float* dweight, float* dbias);
 }  // namespace cuda
 
 }  // namespace gpunet::kernels

@@ -84,7 +84,7 @@ void Muon::update() {
   ParamStore& s = *store_;
   const Device dev = s.device();
   const kernels::MuonParams h{static_cast<float>(0), false, opts_.ns_steps, static_cast<float>(opts_.eps),
-                              opts_.normalize_weight, opts_.shape_scale};
+                              opts_.normalize_weight, opts_.shape_scale, opts_.ns_bf16};
   for (size_t i = 0; i < s.params().size(); ++i) {
     Tensor buf = s.slot_view(kMomentum, i);
     if (!buf.defined()) continue;  // frozen: no update of any kind

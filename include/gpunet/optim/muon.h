@@ -13,7 +13,9 @@
 ///   p -= lr * U
 /// Facts: the record's zeropower_via_newtonschulz5(G, steps=3, eps=1e-7) and Muon(filter_params,
 /// lr=0.24, momentum=0.6, nesterov=True); the class defaults lr 1e-3, momentum 0, nesterov off.
-/// Precision: float32 on both devices (the record iterates in bf16 on the GPU; not done here).
+/// Precision: the Newton-Schulz iteration in float32, or with ns_bf16 as the record runs it
+/// (X.bfloat16(), then bf16 products with float32 accumulation and bf16 elementwise results, on
+/// both devices: the CPU rounds where PyTorch's bf16 tensors round); everything else in float32.
 /// The lr is read from the device scalars and the norms stay on the device: capturable.
 ///
 /// Muon takes matrices only (dim >= 2); the record gives everything else (biases, BatchNorm,
@@ -35,6 +37,7 @@ struct MuonOptions {
   double eps = 1e-7;             // added to ||u||_F
   bool normalize_weight = true;  // the record's weight normalisation
   bool shape_scale = false;      // the original Muon's sqrt(max(1, rows/cols))
+  bool ns_bf16 = false;          // the record's bf16 Newton-Schulz iteration (airbench94_muon sets it)
 };
 
 /// A parameter group's options with Muon's per-group hyper-parameters (lr, momentum, nesterov).

@@ -18,6 +18,29 @@ T frobenius(int64_t n, const T* x) {
   return static_cast<T>(std::sqrt(s));
 }
 
+template <typename T>
+T rb(T x) {
+  return static_cast<T>(round_bf16(static_cast<float>(x)));
+}
+
+// The record's bf16 iteration (kernels/muon.h). X holds bf16 values; Y, A and B are scratch.
+// Each GEMM multiplies bf16-valued operands with float32 (or double) accumulation, then rounds.
+template <typename T>
+void newton_schulz_bf16(int M, int N, int steps, T* X, T* Y, T* A, T* B) {
+  const int64_t mm = int64_t(M) * M, mn = int64_t(M) * N;
+  for (int s = 0; s < steps; ++s) {
+    detail::gemm(false, true, M, M, N, T(1), X, N, X, N, T(0), A, M);  // A = X @ X.T
+    for (int64_t i = 0; i < mm; ++i) {
+      A[i] = rb(A[i]);
+      B[i] = rb(T(kMuonC) * A[i]);  // c * A
+    }
+    detail::gemm(false, false, M, M, M, T(1), B, M, A, M, T(0), Y, M);  // (c * A) @ A
+    for (int64_t i = 0; i < mm; ++i) B[i] = rb(rb(T(kMuonB) * A[i]) + rb(Y[i]));  // B = b * A + ...
+    detail::gemm(false, false, M, N, M, T(1), B, M, X, N, T(0), Y, N);  // B @ X
+    for (int64_t i = 0; i < mn; ++i) X[i] = rb(rb(T(kMuonA) * X[i]) + rb(Y[i]));  // X = a * X + B @ X
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -45,18 +68,25 @@ void muon_step(int64_t rows, int64_t cols, const MuonParams& h, const double* gr
     X[tr ? c * rows + r : i] = u;
   }
 
-  // X /= (||X|| + eps)
-  const T xdiv = frobenius(total, X) + static_cast<T>(h.eps);
-  for (int64_t i = 0; i < total; ++i) X[i] = X[i] / xdiv;
-
   const int M = static_cast<int>(m), N = static_cast<int>(n);
-  for (int s = 0; s < h.ns_steps; ++s) {
-    detail::gemm(false, true, M, M, N, T(1), X, N, X, N, T(0), A, M);                 // A = X Xᵀ
-    std::memcpy(B, A, sizeof(T) * static_cast<size_t>(m * m));
-    detail::gemm(false, false, M, M, M, T(kMuonC), A, M, A, M, T(kMuonB), B, M);     // B = b A + c A A
-    std::memcpy(Y, X, sizeof(T) * static_cast<size_t>(m * n));
-    detail::gemm(false, false, M, N, M, T(1), B, M, X, N, T(kMuonA), Y, N);          // X' = a X + B X
-    std::swap(X, Y);
+  if (h.bf16) {
+    // X = G.bfloat16(); X /= (X.norm() + eps): the norm and the sum are bf16 tensors too.
+    for (int64_t i = 0; i < total; ++i) X[i] = rb(X[i]);
+    const T xdiv = rb(rb(frobenius(total, X)) + static_cast<T>(h.eps));
+    for (int64_t i = 0; i < total; ++i) X[i] = rb(X[i] / xdiv);
+    newton_schulz_bf16(M, N, h.ns_steps, X, Y, A, B);
+  } else {
+    // X /= (||X|| + eps)
+    const T xdiv = frobenius(total, X) + static_cast<T>(h.eps);
+    for (int64_t i = 0; i < total; ++i) X[i] = X[i] / xdiv;
+    for (int s = 0; s < h.ns_steps; ++s) {
+      detail::gemm(false, true, M, M, N, T(1), X, N, X, N, T(0), A, M);              // A = X Xᵀ
+      std::memcpy(B, A, sizeof(T) * static_cast<size_t>(m * m));
+      detail::gemm(false, false, M, M, M, T(kMuonC), A, M, A, M, T(kMuonB), B, M);  // B = b A + c A A
+      std::memcpy(Y, X, sizeof(T) * static_cast<size_t>(m * n));
+      detail::gemm(false, false, M, N, M, T(1), B, M, X, N, T(kMuonA), Y, N);       // X' = a X + B X
+      std::swap(X, Y);
+    }
   }
 
   // p.data.mul_(len(p)**0.5 / p.norm()): Python's float over a float32 0-d tensor, which
