@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
-# Side-by-side training throughput: the PyTorch peer (the seed program, pytorch_seed.py) and
-# `gpunet bench`, on the same data, device, batch size and thread count, alternating runs for
-# several rounds so that both see the same machine load. Prints a markdown table of medians.
+# Side-by-side training throughput: a PyTorch peer per model and `gpunet bench --model M`, on
+# the same data, device, batch size and thread count, alternating runs for several rounds so
+# that both see the same machine load. Prints a markdown table of medians, with torch's version.
+#   lenet       ../shared/peers/pytorch_seed.py (the seed program)
+#   airbench94  ../shared/peers/pytorch_airbench.py (the recipe's own program; --precision)
+#   resnet18    bench/pytorch_resnet18.py (torchvision's ResNet-18, CIFAR stem, SGD as gpunet bench)
 #
-#   bench/compare_pytorch.sh --data /path/cifar-10-batches-bin --configs 4:1:2000,64:1:500
+#   bench/compare_pytorch.sh --data /path/cifar-10-batches-bin --configs lenet:4:1:2000,airbench94:256:2:5
 #
 # Options (defaults in brackets):
 #   --data DIR        CIFAR-10 binary folder [$GPUNET_DATA, else ./data/cifar-10-batches-bin]
-#   --device D        cpu | cuda:0 [cpu]; on CUDA the peer runs with --data-on-device
-#   --configs LIST    batch[:threads[:steps]],... [4:1:2000,64:1:500,64]; threads default to all
-#                     cores (nproc), steps to --steps
+#   --device D        cpu | cuda:0 [cpu]; on CUDA the seed peer runs with --data-on-device
+#   --configs LIST    [model:]batch[:threads[:steps]],... [4:1:2000,64:1:500,64]; model lenet,
+#                     airbench94 or resnet18 (default lenet); threads default to all cores
+#                     (nproc), steps to --steps
+#   --precision P     fp32 | bf16 | fp16, for airbench94's peer and gpunet [fp32]
+#   --compile         airbench94's peer with torch.compile (GPU)
 #   --steps N         optimizer steps per run, both sides, unless a config says [1000]
 #   --warmup N        gpunet's untimed warmup steps [20] (the peer's timing includes its first steps)
 #   --rounds R        alternating rounds; the median is reported [3]
-#   --peer PATH       the PyTorch program [../shared/peers/pytorch_seed.py relative to the repo]
+#   --peer PATH       LeNet's PyTorch program [../shared/peers/pytorch_seed.py relative to the repo]
+#   --airbench-peer PATH  [../shared/peers/pytorch_airbench.py]
 #   --gpunet PATH     the gpunet binary [build/bin/gpunet, else the first build*/bin/gpunet that
 #                     is not a sanitizer/debug build]
 #   --python PY       [python3]
-#   --raw FILE        also keep every run's JSON line here
+#   --raw FILE        keep every run's JSON line here, written as the runs go
 # Thread counts: gpunet gets --threads N; the peer gets OMP_NUM_THREADS=N and MKL_NUM_THREADS=N,
 # which torch's intra-op pool honours (set_num_threads), as do OpenBLAS/MKL.
 set -euo pipefail
@@ -32,6 +39,9 @@ steps=1000
 warmup=20
 rounds=3
 peer="$repo/../shared/peers/pytorch_seed.py"
+airbench_peer="$repo/../shared/peers/pytorch_airbench.py"
+precision=fp32
+compile=0
 gpunet=""
 python=python3
 raw=""
@@ -46,6 +56,9 @@ while [[ $# -gt 0 ]]; do
     --warmup) warmup="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --peer) peer="$2"; shift 2 ;;
+    --airbench-peer) airbench_peer="$2"; shift 2 ;;
+    --precision) precision="$2"; shift 2 ;;
+    --compile) compile=1; shift ;;
     --gpunet) gpunet="$2"; shift 2 ;;
     --python) python="$2"; shift 2 ;;
     --raw) raw="$2"; shift 2 ;;
@@ -58,7 +71,7 @@ done
 [[ -d "$data" ]] || die "--data $data: no such folder (give the folder holding data_batch_1.bin ...)"
 [[ -f "$data/data_batch_1.bin" ]] || { [[ -f "$data/cifar-10-batches-bin/data_batch_1.bin" ]] && data="$data/cifar-10-batches-bin"; } \
   || die "--data $data: no data_batch_1.bin there"
-[[ -f "$peer" ]] || die "--peer $peer: not found"
+[[ "$precision" =~ ^(fp32|bf16|fp16)$ ]] || die "--precision $precision: expected fp32, bf16 or fp16"
 if [[ -z "$gpunet" ]]; then
   # A Release build: skip sanitizer and debug build folders, whose timings mean nothing.
   for g in "$repo/build/bin/gpunet" "$repo"/build*/bin/gpunet; do
@@ -73,38 +86,71 @@ fi
 peer_extra=()
 [[ "$device" == cuda* ]] && peer_extra+=(--data-on-device)
 ncpu="$(nproc)"
-results="$(mktemp)"
-trap 'rm -f "$results"' EXIT
+if [[ -n "$raw" ]]; then
+  results="$raw"  # written as the runs go: an interrupted comparison keeps what it measured
+  : > "$results"
+else
+  results="$(mktemp)"
+  trap 'rm -f "$results"' EXIT
+fi
 
 echo "gpunet: $gpunet ($("$gpunet" --version 2>/dev/null || echo '?'))" >&2
-echo "peer:   $peer (torch $("$python" -c 'import torch; print(torch.__version__)'))" >&2
+echo "peers:  torch $("$python" -c 'import torch; print(torch.__version__)') ($python)" >&2
 echo "data:   $data, device $device, $rounds rounds" >&2
 
 IFS=',' read -r -a cfg_list <<< "$configs"
+# The peer program of a model (checked before the first run).
+peer_of() {
+  case "$1" in
+    lenet) echo "$peer" ;;
+    airbench94) echo "$airbench_peer" ;;
+    resnet18) echo "$here/pytorch_resnet18.py" ;;
+    *) die "--configs: unknown model '$1' (lenet, airbench94 or resnet18)" ;;
+  esac
+}
+parse_cfg() {  # sets model batch threads cfg_steps from [model:]batch[:threads[:steps]]
+  local cfg="$1"
+  [[ "$cfg" =~ ^[a-z] ]] || cfg="lenet:$cfg"
+  IFS=':' read -r model batch threads cfg_steps <<< "$cfg"
+  threads="${threads:-$ncpu}"
+  cfg_steps="${cfg_steps:-$steps}"
+  [[ "$batch" =~ ^[1-9][0-9]*$ && "$threads" =~ ^[1-9][0-9]*$ && "$cfg_steps" =~ ^[1-9][0-9]*$ ]] \
+    || die "--configs: '$1' is not [model:]batch[:threads[:steps]]"
+  local p; p="$(peer_of "$model")" || exit 2
+  [[ -f "$p" ]] || die "the $model peer $p: not found"
+}
+for cfg in "${cfg_list[@]}"; do parse_cfg "$cfg"; done
+airbench_extra=(--precision "$precision" --no-tta)
+(( compile )) && airbench_extra+=(--compile)
+
 for round in $(seq 1 "$rounds"); do
   for cfg in "${cfg_list[@]}"; do
-    IFS=':' read -r batch threads cfg_steps <<< "$cfg"
-    threads="${threads:-$ncpu}"
-    cfg_steps="${cfg_steps:-$steps}"
-    [[ "$batch" =~ ^[1-9][0-9]*$ && "$threads" =~ ^[1-9][0-9]*$ && "$cfg_steps" =~ ^[1-9][0-9]*$ ]] \
-      || die "--configs: '$cfg' is not batch[:threads[:steps]]"
+    parse_cfg "$cfg"
     # Alternate which side goes first, so neither always runs on a warmer (or hotter) machine.
     order=(peer gpunet)
     (( round % 2 == 0 )) && order=(gpunet peer)
     for side in "${order[@]}"; do
-      echo "round $round/$rounds  batch $batch  threads $threads  $side ..." >&2
+      echo "round $round/$rounds  $model  batch $batch  threads $threads  $side ..." >&2
       if [[ "$side" == peer ]]; then
-        line="$(OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
-                "$python" "$peer" --data "$data" --device "$device" --batch-size "$batch" --max-steps "$cfg_steps" \
-                --epochs 1000 "${peer_extra[@]}" | tail -n 1)"
+        peer_env=(env OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads")
+        case "$model" in
+          lenet) line="$("${peer_env[@]}" "$python" "$peer" --data "$data" --device "$device" --batch-size "$batch" \
+                         --max-steps "$cfg_steps" --epochs 1000 "${peer_extra[@]}" | tail -n 1)" ;;
+          airbench94) line="$("${peer_env[@]}" "$python" "$airbench_peer" --data "$data" --device "$device" \
+                              --batch-size "$batch" --max-steps "$cfg_steps" --threads "$threads" \
+                              "${airbench_extra[@]}" | tail -n 1)" ;;
+          resnet18) line="$("${peer_env[@]}" "$python" "$here/pytorch_resnet18.py" --data "$data" --device "$device" \
+                            --batch-size "$batch" --max-steps "$cfg_steps" --warmup 2 --threads "$threads" | tail -n 1)" ;;
+        esac
       else
-        line="$("$gpunet" bench --json --data "$data" --device "$device" --batch-sizes "$batch" --steps "$cfg_steps" \
-                --warmup "$warmup" --repeats 1 --threads "$threads" 2>/dev/null | tail -n 1)"
+        line="$("$gpunet" bench --json --model "$model" --precision "$precision" --data "$data" --device "$device" \
+                --batch-sizes "$batch" --steps "$cfg_steps" --warmup "$warmup" --repeats 1 --threads "$threads" \
+                2>/dev/null | tail -n 1)"
       fi
-      echo "{\"side\":\"$side\",\"round\":$round,\"batch\":$batch,\"threads\":$threads,\"steps\":$cfg_steps,\"result\":$line}" >> "$results"
+      [[ -n "$line" ]] || die "$side gave no result for $model batch $batch (run it by hand to see why)"
+      echo "{\"side\":\"$side\",\"model\":\"$model\",\"round\":$round,\"batch\":$batch,\"threads\":$threads,\"steps\":$cfg_steps,\"result\":$line}" >> "$results"
     done
   done
 done
-[[ -n "$raw" ]] && cp "$results" "$raw"
 
-"$python" "$here/compare_pytorch.py" "$results" --device "$device" --rounds "$rounds"
+"$python" "$here/compare_pytorch.py" "$results" --device "$device" --rounds "$rounds" --precision "$precision"

@@ -17,3 +17,9 @@ target_include_directories(gpunet_deps INTERFACE ${STB_INCLUDE_DIR} ${CLI11_INCL
 target_link_libraries(gpunet_deps INTERFACE
   PkgConfig::OPENBLAS PkgConfig::LAPACKE LAPACK::LAPACK OpenMP::OpenMP_CXX Threads::Threads CURL::libcurl LibArchive::LibArchive
   nlohmann_json::nlohmann_json)
+
+# ONNX export (io::export_onnx, src/io/onnx_export*.cpp): Debian's libonnx-dev 1.12 and
+# libprotobuf-dev. Its ONNXConfig.cmake names protobuf::libprotobuf without finding it, so
+# Protobuf comes first; the imported target `onnx` carries ONNX_NAMESPACE=onnx and ONNX_ML=1.
+find_package(Protobuf REQUIRED)
+find_package(ONNX 1.12 REQUIRED CONFIG)

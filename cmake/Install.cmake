@@ -25,10 +25,11 @@ set_target_properties(gpunet_cli PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_IN
 
 # What a static libgpunet needs at link time, by target name: the installed package's config
 # finds them again (find_dependency) before it defines gpunet::gpunet. A shared libgpunet
-# carries them itself (DT_NEEDED), so its consumers need none of them.
+# carries them itself (DT_NEEDED), so its consumers need none of them. onnx, linked PRIVATE,
+# reaches the export as $<LINK_ONLY:onnx> by itself; the config finds ONNX for it.
 set(GPUNET_STATIC_DEPS PkgConfig::OPENBLAS PkgConfig::LAPACKE LAPACK::LAPACK OpenMP::OpenMP_CXX Threads::Threads
                        CURL::libcurl LibArchive::LibArchive)
-set(GPUNET_PC_LIBS_PRIVATE "-lopenblas -llapacke -llapack -lcurl -larchive -lprotobuf -fopenmp -lpthread")
+set(GPUNET_PC_LIBS_PRIVATE "-lopenblas -llapacke -llapack -lcurl -larchive -lonnx -lonnx_proto -lprotobuf -fopenmp -lpthread")
 if(GPUNET_HAVE_CUDA)
   list(APPEND GPUNET_STATIC_DEPS CUDA::cudart CUDA::cublas gpunet::cudnn)
   string(APPEND GPUNET_PC_LIBS_PRIVATE " -L${CUDAToolkit_LIBRARY_DIR} -lcudart -lcublas -lcudnn")

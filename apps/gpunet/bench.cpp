@@ -15,11 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "blas_core.h"
 #include "commands.h"
 #include "common.h"
 #include "gpunet/data/cifar10.h"
 #include "gpunet/data/loader.h"
 #include "gpunet/error.h"
+#include "gpunet/kernel_paths.h"
 #include "gpunet/models/registry.h"
 #include "gpunet/optim/sgd.h"
 #include "gpunet/tensor.h"
@@ -31,6 +33,7 @@ namespace {
 struct BenchArgs {
   std::string data, device, batch_sizes = "4,64,512", cuda_graph = "auto", data_path = "auto";
   std::string model = models::registry().default_name();
+  std::string precision = "fp32";
   int steps = 200, warmup = 20, repeats = 3, threads = 0;
   bool json = false, loader_only = false;
 };
@@ -41,7 +44,39 @@ struct Result {
   size_t peak_host = 0, peak_device = 0;
   bool device_resident = false;
   bool cuda_graph = false;  // the timed steps were graph replays
+  KernelPaths paths;        // which kernel paths the validated step ran
 };
+
+// --precision: fp32 runs; bf16 has no path yet (CPU or GPU); fp16 is GPU-only. Checked before any work.
+void check_precision(const std::string& p, Device dev) {
+  if (p == "fp32") return;
+  if (p == "bf16")
+    throw InputError("--precision bf16: no bf16 training path exists yet on " + dev.str() +
+                     "; use --precision fp32");
+  if (p == "fp16")
+    throw InputError(dev.is_cuda() ? "--precision fp16: no fp16 training path exists yet; use --precision fp32"
+                                   : "--precision fp16 is GPU-only (the CPU has no fp16 arithmetic); use "
+                                     "--precision fp32 (or bf16 once it exists)");
+  throw InputError("--precision " + p + ": expected fp32, bf16 or fp16");
+}
+
+// One table of KernelPaths as JSON: {"conv2d": {"direct": ["3->24 2x2 s1 p0 on 32x32", ...]}}.
+nlohmann::json paths_json(const KernelPaths::Table& t) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [op, paths] : t)
+    for (const auto& [path, shapes] : paths) j[op][path] = std::vector<std::string>(shapes.begin(), shapes.end());
+  return j;
+}
+
+// "conv2d: direct x2, im2col+openblas x5" for the table's header line.
+std::string paths_line(const KernelPaths::Table& t) {
+  std::string out;
+  for (const auto& [op, paths] : t) {
+    out += (out.empty() ? "" : "; ") + op + ":";
+    for (const auto& [path, shapes] : paths) out += " " + path + " x" + std::to_string(shapes.size());
+  }
+  return out.empty() ? "none recorded" : out;
+}
 
 std::vector<int64_t> parse_batch_sizes(const std::string& text) {
   std::vector<int64_t> out;
@@ -100,14 +135,18 @@ Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev
 
   // Validate: one step, and its loss must be finite.
   data::Batch b;
-  one_step(loader, step, b);
+  Result r;
+  {
+    KernelPathLog log;
+    one_step(loader, step, b);
+    r.paths = log.take();
+  }
   const double first = step.take_running_loss();
   if (!std::isfinite(first)) throw Error("bench: the first training step gave a non-finite loss (" + std::to_string(first) + ")");
   for (int i = 0; i < a.warmup; ++i) one_step(loader, step, b);
   sync(dev);
   step.take_running_loss();
 
-  Result r;
   r.batch_size = batch;
   r.device_resident = loader.device_resident();
   memory::reset_peak(Device::cpu());
@@ -140,6 +179,7 @@ void run_bench(const BenchArgs& a) {
   const std::vector<int64_t> sizes = parse_batch_sizes(a.batch_sizes);
   std::string why;
   const Device dev = choose_device(a.device, &why);
+  check_precision(a.precision, dev);
   const DataChoice dc = choose_data(a.data);
   auto ds = std::make_shared<const data::Cifar10>(dc.dir, data::Split::Train);
   for (int64_t batch : sizes)
@@ -158,7 +198,8 @@ void run_bench(const BenchArgs& a) {
                   static_cast<long long>(ds->n), dc.dir.c_str());
     else
       std::printf("gpunet bench: %s, SGD(lr=0.001, momentum=0.9), %lld images from %s; cpu kernels %s\n",
-                  model.display_name.c_str(), static_cast<long long>(ds->n), dc.dir.c_str(), cpu_kernels().c_str());
+                  model.display_name.c_str(), static_cast<long long>(ds->n), dc.dir.c_str(),
+                  (cpu_kernels() + ", OpenBLAS " + blas_core()).c_str());
     std::printf("%-8s %6s %12s %10s %8s %8s %8s %13s %6s\n", "device", "batch", "images/s", "ms/step", "steps", "repeats",
                 "threads", "peak host MiB", "data");
     std::fflush(stdout);
@@ -169,6 +210,7 @@ void run_bench(const BenchArgs& a) {
     if (a.json) {
       nlohmann::json j = {{"device", dev.str()},
                           {"model", model.name},
+                          {"precision", a.precision},
                           {"batch_size", batch},
                           {"images_per_second", std::round(r.images_per_second * 10) / 10},
                           {"ms_per_step", std::round(r.ms_per_step * 10000) / 10000},
@@ -176,7 +218,9 @@ void run_bench(const BenchArgs& a) {
                           {"warmup", a.warmup},
                           {"repeats", a.repeats},
                           {"threads", threads},
-                          {"cpu_kernels", cpu_kernels()},
+                          {"cpu_kernels", {{"isa", cpu_kernels()}, {"blas", blas_core()}, {"ops", paths_json(r.paths.cpu)}}},
+                          {"gpu_kernels", dev.is_cuda() ? nlohmann::json{{"ops", paths_json(r.paths.gpu)}}
+                                                        : nlohmann::json(nullptr)},
                           {"peak_host_bytes", r.peak_host},
                           {"peak_device_bytes", r.peak_device},
                           {"data_path", path},
@@ -188,6 +232,8 @@ void run_bench(const BenchArgs& a) {
       std::printf("%-8s %6lld %12.1f %10.3f %8d %8d %8d %13.1f %6s\n", dev.str().c_str(), static_cast<long long>(batch),
                   r.images_per_second, r.ms_per_step, a.steps, a.repeats, threads,
                   static_cast<double>(r.peak_host) / (1024.0 * 1024.0), path);
+      std::printf("  kernels (%s): %s\n", a.precision.c_str(),
+                  paths_line(dev.is_cuda() ? r.paths.gpu : r.paths.cpu).c_str());
       std::fflush(stdout);
     }
   }
@@ -212,6 +258,7 @@ void register_bench(CLI::App& app, int& exit_code) {
   cmd->add_flag("--loader-only", a->loader_only, "time only the data loader (images/s of batches), not training");
   cmd->add_option("--cuda-graph", a->cuda_graph, graph_mode_help())->default_val("auto");
   cmd->add_option("--model", a->model, model_help(false))->capture_default_str();
+  cmd->add_option("--precision", a->precision, "fp32 (bf16: not yet; fp16: GPU-only, not yet)")->capture_default_str();
   cmd->callback([a, &exit_code] {
     run_bench(*a);
     exit_code = 0;

@@ -13,5 +13,6 @@ void register_doctor(CLI::App& app, int& exit_code);   // doctor.cpp
 void register_plot(CLI::App& app, int& exit_code);     // plot.cpp
 void register_data(CLI::App& app, int& exit_code);     // data.cpp  (data download | verify)
 void register_bench(CLI::App& app, int& exit_code);    // bench.cpp
+void register_export(CLI::App& app, int& exit_code);   // export.cpp (ONNX)
 
 }  // namespace gpunet::cli

@@ -4,11 +4,13 @@
 #include <exception>
 #include <new>
 
+#include "blas_core.h"
 #include "commands.h"
 #include "gpunet/config.h"
 #include "gpunet/error.h"
 
 int main(int argc, char** argv) {
+  gpunet::cli::fix_blas_core(argv);  // may re-execute once with OPENBLAS_CORETYPE (blas_core.h)
   CLI::App app{"gpunet: train neural networks on the GPU (or the CPU), in C++"};
   app.set_version_flag("--version", std::string("gpunet ") + GPUNET_VERSION);
   app.require_subcommand(1);
@@ -20,6 +22,7 @@ int main(int argc, char** argv) {
   gpunet::cli::register_plot(app, exit_code);
   gpunet::cli::register_data(app, exit_code);
   gpunet::cli::register_bench(app, exit_code);
+  gpunet::cli::register_export(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

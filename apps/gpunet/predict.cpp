@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "common.h"
 #include "gpunet/autograd.h"
+#include "gpunet/train/recipe.h"
 #include "gpunet/data/cifar10.h"
 #include "gpunet/data/image_folder.h"
 #include "gpunet/data/loader.h"
@@ -96,11 +97,15 @@ void run_predict(const PredictArgs& a) {
 
   std::string why;
   const Device dev = choose_device(a.device, &why);
-  auto model = load_model(a.model, a.checkpoint).net;
+  const LoadedModel loaded = load_model(a.model, a.checkpoint);
+  auto model = loaded.net;
   model->to(dev);
   model->eval();
 
-  data::LoaderOptions opts = data::LoaderOptions::evaluation(256, dev);
+  // A model a recipe trains (airbench94) sees the recipe's normalisation, as in training.
+  const auto* rec = ::gpunet::train::recipe_for_model(loaded.entry->name);
+  data::LoaderOptions opts =
+      rec ? data::LoaderOptions::evaluation(256, dev, rec->transforms) : data::LoaderOptions::evaluation(256, dev);
   opts.prefetch = false;
   data::DataLoader loader(ds, opts);
   NoGradGuard no_grad;

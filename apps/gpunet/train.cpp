@@ -1,6 +1,7 @@
 // `gpunet train`: the seed's training loop as a product. Defaults are the seed's: LeNet,
 // CIFAR-10, 10 epochs, batch 4, SGD lr 0.001 momentum 0.9, cross-entropy, cuda:0 if usable.
 // run_train is the outline of a run; each concern lives in its own file (see train_run.h).
+#include <cmath>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -176,6 +177,9 @@ void register_train(CLI::App& app, int& exit_code) {
   cmd->callback([o, cmd, &exit_code]() {
     for (const CLI::Option* f : cmd->get_options())
       if (f->count() > 0) o->given.insert(f->get_name());  // "--seed": what a recipe lets override
+    // --epochs is parsed as a double (a recipe takes 0.03); LeNet's loop uses its whole part.
+    if (std::isfinite(o->epochs_value) && o->epochs_value >= 0 && o->epochs_value <= 1e6)
+      o->epochs = static_cast<int>(o->epochs_value);
     exit_code = run_train(*o);
   });
 }

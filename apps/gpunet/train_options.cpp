@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <sstream>
 
 #include "common.h"
 #include "gpunet/error.h"
@@ -9,10 +10,17 @@
 
 namespace gpunet::cli {
 
+// A double as a user wrote it: "0.03", "-1", "2.5".
+std::string fmt_number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 void add_train_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--data", o.data, "CIFAR-10 folder (default: $GPUNET_DATA, ./data/cifar-10-batches-bin, else the embedded sample)");
   cmd.add_option("--device", o.device, "cpu, cuda or cuda:N (default: cuda:0 when usable, else cpu)");
-  cmd.add_option("--epochs", o.epochs, "passes over the training set")->capture_default_str();
+  cmd.add_option("--epochs", o.epochs_value, "passes over the training set (fractional with --recipe: 0.03)")->capture_default_str();
   cmd.add_option("--batch-size", o.batch_size, "images per step")->capture_default_str();
   cmd.add_option("--lr", o.lr, "learning rate")->capture_default_str();
   cmd.add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
@@ -46,7 +54,8 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
 
 void validate(const TrainOptions& o) {
   auto bad = [](const std::string& m) { throw InputError(m); };
-  if (o.epochs < 1) bad("--epochs " + std::to_string(o.epochs) + ": must be at least 1");
+  if (!(o.epochs_value >= 1) || o.epochs_value > 1e6 || o.epochs_value != std::floor(o.epochs_value))
+    bad("--epochs " + fmt_number(o.epochs_value) + ": must be a whole number between 1 and 1000000 (fractional epochs need --recipe)");
   if (o.batch_size < 1 || o.batch_size > (1 << 20)) bad("--batch-size " + std::to_string(o.batch_size) + ": must be between 1 and 1048576");
   if (!std::isfinite(o.lr) || o.lr <= 0) bad("--lr " + std::to_string(o.lr) + ": must be a positive finite number (the seed uses 0.001)");
   if (!std::isfinite(o.momentum) || o.momentum < 0 || o.momentum >= 1) bad("--momentum " + std::to_string(o.momentum) + ": must be in [0, 1)");

@@ -13,6 +13,7 @@ namespace gpunet::cli {
 struct TrainOptions {
   std::string data, device, model = models::registry().default_name(), optimizer = "sgd";
   int epochs = 10;
+  double epochs_value = 10;  // --epochs as given (fractional with --recipe); `epochs` is its whole part
   int64_t batch_size = 4;
   double lr = 0.001, momentum = 0.9, weight_decay = 0.0;
   bool nesterov = false, no_shuffle = false, quiet = false;
@@ -29,6 +30,9 @@ struct TrainOptions {
   bool no_augment = false, no_tta = false;
   std::set<std::string> given;  // the long names of the flags given on the command line ("--seed")
 };
+
+/// A double as a user wrote it ("0.03", "-1"), for messages.
+std::string fmt_number(double v);
 
 void add_train_flags(CLI::App& cmd, TrainOptions& o);
 /// --recipe, --no-augment, --no-tta (train_recipe.cpp).

@@ -54,6 +54,7 @@ void tb_epoch(io::EventWriter& tb, const ::gpunet::train::EpochStats& st, int64_
   tb.add_scalar("train/loss", st.train_loss, step);
   tb.add_scalar("train/accuracy", st.train_accuracy, step);
   tb.add_scalar("train/lr", st.lr, step);
+  if (st.val_accuracy >= 0) tb.add_scalar("test/accuracy", st.val_accuracy, step);  // the epoch's validation
   tb.flush();
 }
 

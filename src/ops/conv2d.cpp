@@ -2,6 +2,7 @@
 #include "kernels/conv2d.h"
 #include "ops/common.h"
 #include "ops/dispatch.h"
+#include "ops/kernel_paths.h"
 
 namespace gpunet::ops {
 namespace {
@@ -67,6 +68,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int st
   const Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
   Tensor out = Tensor::empty({s.N, s.OC, s.OH, s.OW}, DType::Float32, x.device());
   const float* bp = b.defined() ? b.data<float>() : nullptr;
+  detail::note_conv2d_path(s, x.device());  // for gpunet::KernelPathLog (gpunet bench)
   GPUNET_DISPATCH(op, x.device(), conv2d_forward, s, x.data<float>(), w.data<float>(), bp, out.data<float>());
   if (autograd::needs_grad({&x_in, &w_in, &b_in})) {
     auto node = std::make_shared<Conv2dNode>();

@@ -35,6 +35,12 @@ const Recipe& recipe(const std::string& name) {
   throw InputError("unknown recipe '" + name + "'; known recipes: " + known_recipes());
 }
 
+const Recipe* recipe_for_model(const std::string& model) {
+  for (const Recipe& r : all())
+    if (r.model == model) return &r;
+  return nullptr;
+}
+
 std::string known_recipes() {
   std::string s;
   for (const Recipe& r : all()) s += (s.empty() ? "" : ", ") + r.name;

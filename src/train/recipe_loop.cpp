@@ -14,6 +14,7 @@
 #include "gpunet/optim/sgd.h"
 #include "gpunet/train/recipe_run.h"
 #include "ops/loss_sum.h"
+#include "recipe_state.h"
 
 namespace gpunet::train {
 namespace {
@@ -63,8 +64,9 @@ RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const 
   GPUNET_INPUT_CHECK(train->c == 3 && train->h == 32 && train->w == 32 && train->num_classes() == 10,
                      "recipe ", r.name, ": needs CIFAR-10-shaped data (3x32x32 images, 10 classes), got ", train->c,
                      "x", train->h, "x", train->w, " with ", train->num_classes(), " classes");
-  const int64_t batch = o.batch_size > 0 ? o.batch_size : r.batch_size;
-  const double epochs = o.epochs > 0 ? o.epochs : r.epochs;
+  // 0: the recipe's; anything else as given (total_steps refuses a negative one).
+  const int64_t batch = o.batch_size != 0 ? o.batch_size : r.batch_size;
+  const double epochs = o.epochs != 0 ? o.epochs : r.epochs;
   RecipeResult res;
   res.total_steps = total_steps(r, train->n, batch, epochs);  // checks batch <= n and epochs > 0
   const int64_t run_steps = o.max_steps > 0 ? std::min(o.max_steps, res.total_steps) : res.total_steps;
@@ -83,13 +85,27 @@ RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const 
   if (r.lookahead_every > 0) lookahead = std::make_unique<optim::Lookahead>(net);
   Tensor frozen_later = r.frozen_after_name.empty() ? Tensor() : named_parameter(net, r.frozen_after_name);
 
+  const detail::RecipePlan plan{r.name, batch, res.total_steps, o.seed, o.augment, o.shuffle};
+  detail::RecipePosition at;
+  if (o.resume) {
+    // The state's net (whitening included), optimizer, ema and position; the frozen-after
+    // parameters as at that epoch before the optimizer's layout is read.
+    detail::check_plan(*o.resume, plan);
+    at = detail::recipe_position(*o.resume);
+    GPUNET_INPUT_CHECK(at.step <= res.total_steps, "--resume: the training state is at step ", at.step, " of ",
+                       res.total_steps, "; the file is corrupt");
+    if (frozen_later.defined()) frozen_later.requires_grad_(at.epoch < r.frozen_after_epochs);
+    detail::load_recipe_state(*o.resume, net, opt, lookahead.get());
+    res.resumed_at = at.step;
+  }
   const auto t0 = clock::now();
-  if (o.whiten_from_data) {
+  if (o.whiten_from_data && !o.resume) {
     auto* ab = dynamic_cast<models::Airbench94*>(&net);
     GPUNET_INPUT_CHECK(ab != nullptr, "recipe ", r.name, ": the whitening needs an Airbench94 model");
     ab->whiten_from(*train, r.transforms, r.whitening);
   }
   res.whiten_seconds = seconds_since(t0, o.device);
+  if (o.initialise_only) return res;
 
   const auto t_data = clock::now();
   data::LoaderOptions lo;
@@ -105,10 +121,19 @@ RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const 
   const auto t_loop = clock::now();
   clock::time_point t_after_first = t_loop;
   int64_t& step = res.steps;
-  for (int64_t epoch = 0; step < run_steps; ++epoch) {
+  step = at.step;
+  // A position at an epoch's end is the next epoch's start.
+  if (at.batch >= loader.epoch_size()) at = {at.step, at.epoch + 1, 0};
+  auto checkpoint = [&](int64_t epoch, int64_t next_batch) {
+    if (!o.on_checkpoint) return;
+    if (next_batch >= loader.epoch_size()) ++epoch, next_batch = 0;
+    o.on_checkpoint(detail::recipe_state(plan, {step, epoch, next_batch}, net, opt, lookahead.get()));
+  };
+  for (int64_t epoch = at.epoch; step < run_steps && !res.interrupted; ++epoch) {
     const auto t_epoch = clock::now();
     if (frozen_later.defined()) frozen_later.requires_grad_(epoch < r.frozen_after_epochs);
-    loader.set_position(static_cast<uint64_t>(epoch), 0);
+    int64_t batch_index = epoch == at.epoch ? at.batch : 0;
+    loader.set_position(static_cast<uint64_t>(epoch), batch_index);
     // The epoch's summed loss and correct count, in double on the device (read at its end).
     const Tensor loss_sum = Tensor::zeros({1}, DType::Float64, o.device), correct = Tensor::zeros({1}, DType::Float64, o.device);
     Tensor last_loss;
@@ -135,8 +160,15 @@ RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const 
       }
       st.images += b.size;
       ++st.steps;
+      ++batch_index;
       if (o.on_step) o.on_step(step, last_loss.item());
-      if (step == 1) {
+      if (o.stop && o.stop()) {
+        res.interrupted = true;
+        checkpoint(epoch, batch_index);
+        break;
+      }
+      if (o.checkpoint_every > 0 && step % o.checkpoint_every == 0) checkpoint(epoch, batch_index);
+      if (step == at.step + 1) {
         if (o.device.is_cuda()) cuda::synchronize(o.device.index());
         t_after_first = clock::now();
       }
@@ -146,14 +178,24 @@ RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const 
     st.train_loss = loss_sum.item() / static_cast<double>(st.images);
     st.train_accuracy = correct.item() / static_cast<double>(st.images);
     st.seconds = seconds_since(t_epoch, o.device);
+    // At an epoch's end, the planned run's last (partial) epoch included; not after a stop inside one.
+    if (o.validate_each_epoch && test && (batch_index >= loader.epoch_size() || step == res.total_steps)) {
+      // The reference stops its clock for this: the time goes to val_seconds, not the training.
+      const auto t_val = clock::now();
+      st.val_accuracy = recipe_accuracy(r, net, test, o.device, false);
+      st.val_seconds = seconds_since(t_val, o.device);
+      res.val_seconds += st.val_seconds;
+    }
     if (o.on_epoch) o.on_epoch(st);
+    if (!res.interrupted) checkpoint(epoch, batch_index);  // the epoch's end, or a max_steps stop in it
   }
   res.completed = step == res.total_steps;
   if (res.completed && lookahead) lookahead->copy_to_net();
-  res.loop_seconds = seconds_since(t_loop, o.device);
+  res.loop_seconds = seconds_since(t_loop, o.device) - res.val_seconds;
   res.train_seconds = res.whiten_seconds + res.data_seconds + res.loop_seconds;
-  const double timed = std::chrono::duration<double>(clock::now() - t_after_first).count();
-  if (step > 1 && timed > 0) res.images_per_second = static_cast<double>((step - 1) * batch) / timed;
+  const double timed = std::chrono::duration<double>(clock::now() - t_after_first).count() - res.val_seconds;
+  if (step > at.step + 1 && timed > 0)
+    res.images_per_second = static_cast<double>((step - at.step - 1) * batch) / timed;
 
   if (res.completed && test) {
     const auto t_eval = clock::now();

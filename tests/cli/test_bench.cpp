@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_run.h"
+#include "support/gpu.h"
 
 using gpunet::clitest::RunResult;
 using gpunet::clitest::run_cli;
@@ -38,6 +39,62 @@ TEST(Bench, JsonLinePerConfiguration) {
   // With an odd number of repeats both medians come from the same repeat: ips * ms/1000 = batch
   // (up to the rounding of the printed values, 1e-3 relative).
   EXPECT_NEAR(ips * ms / 1000.0, 4.0, 4e-3) << "ips=" << ips << " ms=" << ms;
+}
+
+// --model and --precision are echoed; cpu_kernels names the conv path each conv shape took
+// (LeNet's two convs are small: the direct kernels on AVX2/AVX-512, im2col+OpenBLAS elsewhere).
+TEST(Bench, ModelPrecisionAndKernelPaths) {
+  RunResult r = run_cli("bench --model lenet --precision fp32 --steps 1 --warmup 0 --repeats 1 --batch-sizes 4 --json "
+                        "--device cpu --threads 1 --data " + sh_quote(kSample));
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto lines = RunResult::lines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out;
+  const auto j = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(j.at("model"), "lenet");
+  EXPECT_EQ(j.at("precision"), "fp32");
+  EXPECT_TRUE(j.at("gpu_kernels").is_null()) << lines[0];
+  const auto& cpu = j.at("cpu_kernels");
+  EXPECT_TRUE(cpu.at("isa").is_string()) << lines[0];
+  const auto& conv = cpu.at("ops").at("conv2d");
+  size_t shapes = 0;
+  for (const auto& [path, list] : conv.items()) {
+    EXPECT_TRUE(path == "direct" || path == "im2col+openblas") << path;
+    shapes += list.size();
+  }
+  EXPECT_EQ(shapes, 2u) << "LeNet has two conv shapes: " << lines[0];
+  const std::string isa = cpu.at("isa");
+  if (isa.rfind("generic", 0) == 0) EXPECT_TRUE(conv.contains("im2col+openblas")) << lines[0];
+  // OpenBLAS 0.3.21 takes newer Xeons for Prescott (SSE3); the CLI re-executes itself with
+  // OPENBLAS_CORETYPE (apps/gpunet/blas_core.h), so an AVX2/AVX-512 CPU never runs Prescott's sgemm.
+  if (isa == "avx512" || isa == "avx2") EXPECT_NE(cpu.at("blas"), "Prescott") << lines[0];
+}
+
+// On a GPU, gpu_kernels names cuDNN for LeNet's two conv shapes (cpu_kernels then lists no conv).
+TEST(Bench, GpuKernelPathsOnTheGpu) {
+  GPUNET_REQUIRE_GPU();
+  RunResult r = run_cli("bench --model lenet --steps 1 --warmup 0 --repeats 1 --batch-sizes 4 --json --device cuda "
+                        "--data " + sh_quote(kSample));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(RunResult::lines(r.out).at(0));
+  EXPECT_EQ(j.at("gpu_kernels").at("ops").at("conv2d").at("cudnn").size(), 2u) << r.out;
+  EXPECT_FALSE(j.at("cpu_kernels").at("ops").contains("conv2d")) << r.out;
+}
+
+TEST(Bench, PrecisionWithoutAPathIsOneLineExit2) {
+  const std::string data = " --device cpu --steps 1 --repeats 1 --data " + sh_quote(kSample);
+  const struct {
+    const char* flag;
+    const char* says;
+  } cases[] = {{"--precision bf16", "no bf16 training path"},
+               {"--precision fp16", "GPU-only"},
+               {"--precision fp64", "expected fp32, bf16 or fp16"}};
+  for (const auto& c : cases) {
+    RunResult r = run_cli(std::string("bench ") + c.flag + data);
+    EXPECT_EQ(r.code, 2) << c.flag << ": " << r.err;
+    EXPECT_EQ(RunResult::lines(r.err).size(), 1u) << c.flag << ": " << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.flag << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << c.flag << ": " << r.out;
+  }
 }
 
 TEST(Bench, TwoBatchSizesTwoLines) {

@@ -122,6 +122,27 @@ TEST(Tensor, DeviceMismatchNamesBothDevices) {
   }
 }
 
+// A step whose buffers add up to more than 1 GiB (airbench94 at batch 1024) frees them all at
+// its end; the next step must get them back from the cache, not from the system (a 1 GiB cap
+// on the cache made every such step munmap and page-fault its activations again). The
+// blocks are never touched, so this costs address space, not memory.
+TEST(Memory, CpuAllocatorKeepsAStepLargerThanOneGiB) {
+  const int64_t block = int64_t(1) << 26;  // 256 MiB of float32
+  auto one_step = [&] {
+    std::vector<Tensor> live;
+    for (int i = 0; i < 5; ++i) live.push_back(Tensor::empty({block}));
+    for (const Tensor& t : live) EXPECT_EQ(reinterpret_cast<uintptr_t>(t.raw_data()) % 64, 0u);
+  };
+  memory::empty_cache(Device::cpu());  // other tests' blocks out of the way
+  one_step();
+  const auto before = memory::stats(Device::cpu());
+  one_step();
+  one_step();
+  EXPECT_EQ(memory::stats(Device::cpu()).system_allocs, before.system_allocs)
+      << "a repeated step of 1.25 GiB reached the system allocator";
+  memory::empty_cache(Device::cpu());
+}
+
 TEST(Memory, CpuAllocatorReusesBlocksAndCountsPeak) {
   memory::reset_peak(Device::cpu());
   { Tensor warm = Tensor::empty({1000}); }

@@ -32,6 +32,7 @@ class AirbenchConvGroup : public nn::Module {
   AirbenchConvGroup(int in_channels, int out_channels, Generator& gen);
   Tensor forward(const Tensor& x) override;
   std::string repr() const override { return "ConvGroup"; }
+  std::string export_onnx(nn::OnnxGraph& g, const std::string& x) const override;
   std::shared_ptr<nn::Conv2d> conv1;
   std::shared_ptr<nn::BatchNorm2d> norm1;
   std::shared_ptr<nn::Conv2d> conv2;
@@ -49,6 +50,7 @@ class Airbench94 : public nn::Module {
   /// x: (N, 3, H, W) float32 with H, W >= 26 (32 for CIFAR-10) -> logits (N, 10).
   Tensor forward(const Tensor& x) override;
   std::string repr() const override { return "Net"; }
+  std::string export_onnx(nn::OnnxGraph& g, const std::string& x) const override;
   const Airbench94Options& options() const { return opts_; }
 
   /// Copies `filters` ([24, 3, 2, 2] float32, any device) into whiten.weight (no autograd

@@ -13,6 +13,7 @@ class LeNet : public nn::Module {
   /// x: (N, 3, 32, 32) float32 -> logits (N, 10).
   Tensor forward(const Tensor& x) override;
   std::string repr() const override { return "Net"; }
+  std::string export_onnx(nn::OnnxGraph& g, const std::string& x) const override;
 
   std::shared_ptr<nn::Conv2d> conv1;
   std::shared_ptr<nn::MaxPool2d> pool;

@@ -19,6 +19,7 @@ class BasicBlock : public nn::Module {
   BasicBlock(int in_planes, int planes, int stride, Generator& gen);
   Tensor forward(const Tensor& x) override;
   std::string repr() const override { return "BasicBlock"; }
+  std::string export_onnx(nn::OnnxGraph& g, const std::string& x) const override;
   std::shared_ptr<nn::Conv2d> conv1, conv2;
   std::shared_ptr<nn::BatchNorm2d> bn1, bn2;
   std::shared_ptr<nn::Sequential> downsample;  // null when the shortcut is the identity
@@ -30,6 +31,7 @@ class ResNet18 : public nn::Module {
   /// x: (N, 3, H, W) float32 -> logits (N, num_classes).
   Tensor forward(const Tensor& x) override;
   std::string repr() const override { return "ResNet"; }
+  std::string export_onnx(nn::OnnxGraph& g, const std::string& x) const override;
 
   std::shared_ptr<nn::Conv2d> conv1;
   std::shared_ptr<nn::BatchNorm2d> bn1;

@@ -22,6 +22,7 @@ class BatchNorm2d : public Module {
   /// num_batches_tracked on x's device (no synchronisation) and updates the running statistics.
   Tensor forward(const Tensor& x) override;
   std::string repr() const override;
+  std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
   /// Cumulative averaging (momentum nullopt) reads num_batches_tracked on the host every step,
   /// so such a module cannot be replayed from a CUDA graph.
   bool capturable() const override { return momentum_.has_value() && Module::capturable(); }

@@ -18,6 +18,7 @@ class GELU : public Module {
   explicit GELU(std::string approximate = "none");
   Tensor forward(const Tensor& x) override { return ops::gelu(x, approximate_); }
   std::string repr() const override;
+  std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
 
  private:
   std::string approximate_;
@@ -27,6 +28,7 @@ class SiLU : public Module {
  public:
   Tensor forward(const Tensor& x) override { return ops::silu(x); }
   std::string repr() const override { return "SiLU()"; }
+  std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
 };
 
 /// Dropout(p): in training mode zeroes each element with probability p and scales the rest by
@@ -39,6 +41,7 @@ class Dropout : public Module {
   explicit Dropout(double p = 0.5, Generator& gen = default_generator());
   Tensor forward(const Tensor& x) override;
   std::string repr() const override;
+  std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
   /// The mask offset advances on the host every training call, so a replayed CUDA graph would
   /// reuse one mask: a step through an active Dropout is not capturable.
   bool capturable() const override { return p_ == 0.0; }
@@ -64,6 +67,7 @@ class AvgPool2d : public Module {
     return ops::avg_pool2d(x, k_, stride_, padding_, ceil_mode_, count_include_pad_);
   }
   std::string repr() const override;
+  std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
 
  private:
   int k_, stride_, padding_;
@@ -77,6 +81,7 @@ class AdaptiveAvgPool2d : public Module {
   AdaptiveAvgPool2d(int output_h, int output_w);
   Tensor forward(const Tensor& x) override { return ops::adaptive_avg_pool2d(x, oh_, ow_); }
   std::string repr() const override;
+  std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
 
  private:
   int oh_, ow_;

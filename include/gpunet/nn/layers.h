@@ -16,6 +16,7 @@ class Conv2d : public Module {
          Generator& gen = default_generator());
   Tensor forward(const Tensor& x) override { return ops::conv2d(x, weight, bias, stride_, padding_); }
   std::string repr() const override;
+  std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
   Tensor weight, bias;
 
  private:
@@ -27,6 +28,7 @@ class Linear : public Module {
   Linear(int in_features, int out_features, bool bias = true, Generator& gen = default_generator());
   Tensor forward(const Tensor& x) override { return ops::linear(x, weight, bias); }
   std::string repr() const override;
+  std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
   Tensor weight, bias;
 
  private:
@@ -40,6 +42,7 @@ class MaxPool2d : public Module {
       : k_(kernel_size), stride_(stride ? stride : kernel_size), padding_(padding), ceil_mode_(ceil_mode) {}
   Tensor forward(const Tensor& x) override { return ops::max_pool2d(x, k_, stride_, padding_, ceil_mode_); }
   std::string repr() const override;
+  std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
 
  private:
   int k_, stride_, padding_;
@@ -50,6 +53,7 @@ class ReLU : public Module {
  public:
   Tensor forward(const Tensor& x) override { return ops::relu(x); }
   std::string repr() const override { return "ReLU()"; }
+  std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
 };
 
 class Flatten : public Module {
@@ -57,6 +61,7 @@ class Flatten : public Module {
   explicit Flatten(int start_dim = 1, int end_dim = -1) : start_(start_dim), end_(end_dim) {}
   Tensor forward(const Tensor& x) override { return ops::flatten(x, start_, end_); }
   std::string repr() const override;
+  std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
 
  private:
   int start_, end_;
@@ -72,6 +77,7 @@ class Sequential : public Module {
   void push_back(std::shared_ptr<Module> m) { mods_.push_back(register_module(std::to_string(mods_.size()), m)); }
   Tensor forward(const Tensor& x) override;
   std::string repr() const override { return "Sequential"; }
+  std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
   size_t size() const { return mods_.size(); }
 
  private:

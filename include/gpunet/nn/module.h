@@ -23,6 +23,8 @@ class ParamStore;
 }
 namespace nn {
 
+class OnnxGraph;
+
 class Module {
  public:
   virtual ~Module() = default;
@@ -63,6 +65,12 @@ class Module {
   /// draw made on the host in forward(), which a replay would freeze). Modules with such state
   /// override this to return false.
   virtual bool capturable() const;
+
+  /// ONNX export hook (see nn/onnx_graph.h, io/onnx.h): emits this module's inference-mode
+  /// computation on the value `x` into `g` and returns the output value's name. Modules with an
+  /// ONNX form override it; this default throws InputError naming the module and its repr()
+  /// ("ONNX export: module 'block' (MyOp()) has no ONNX form"), which the CLI prints as one line.
+  virtual std::string export_onnx(OnnxGraph& g, const std::string& x) const;
 
   /// Parameters then buffers, module by module (PyTorch's order: a module's parameters, its
   /// buffers, then its children, recursively). The tensors themselves, not copies.

@@ -71,6 +71,10 @@ struct Recipe {
 const Recipe& recipe(const std::string& name);
 /// The known recipe names, comma-separated ("airbench94").
 std::string known_recipes();
+/// The first recipe that trains the registry model `model` (its normalisation and TTA are the
+/// ones `eval` and `predict` use for that model), or nullptr when no recipe trains it.
+///   if (const Recipe* r = recipe_for_model("airbench94")) t = r->transforms.without_augmentation();
+const Recipe* recipe_for_model(const std::string& model);
 
 /// Planned optimizer steps: ceil(floor(n / batch) x epochs) with drop_last (else ceil(n / batch)
 /// per epoch). Requires n >= batch >= 1 and epochs > 0 (InputError otherwise).

@@ -16,6 +16,7 @@
 
 #include "gpunet/data/dataset.h"
 #include "gpunet/device.h"
+#include "gpunet/io/checkpoint.h"
 #include "gpunet/nn/module.h"
 #include "gpunet/tensor.h"
 #include "gpunet/train/recipe.h"
@@ -26,19 +27,34 @@ namespace gpunet::train {
 struct EpochStats {
   int64_t epoch = 0, steps = 0, images = 0;
   double train_loss = 0;  ///< mean per image (the summed batch losses / images)
-  double train_accuracy = 0, lr = 0, seconds = 0;
+  double train_accuracy = 0, lr = 0, seconds = 0;  ///< seconds: the epoch's training only
+  double val_accuracy = -1;  ///< on the test set without TTA at the epoch's end (-1: not evaluated)
+  double val_seconds = 0;    ///< that evaluation's time, outside the training time (as the reference)
 };
 
 struct RecipeRunOptions {
   Device device = Device::cpu();
   uint64_t seed = 0;          ///< the loader's shuffling and augmentation
-  int64_t batch_size = 0;     ///< 0: the recipe's
-  double epochs = 0;          ///< 0: the recipe's (fractional allowed)
+  int64_t batch_size = 0;     ///< 0: the recipe's (a negative one is an InputError)
+  double epochs = 0;          ///< 0: the recipe's (fractional allowed; a negative one is an InputError)
   int64_t max_steps = 0;      ///< stop after this many steps (0: all); the schedules still span
                               ///< the planned run, and a stopped run skips the final ema copy
                               ///< and the test
   bool augment = true, shuffle = true, tta = true;
   bool whiten_from_data = true;  ///< false: keep the net's whitening (weights from a file)
+  bool validate_each_epoch = true;  ///< test accuracy (no TTA) after each whole epoch, when a test set is given
+  bool initialise_only = false;  ///< the whitening (when from data) and nothing else: no step, no test
+  /// Checkpoints: the whole training state (net, optimizer with its step count, i.e. the
+  /// schedule's position, the lookahead's ema, the loop's epoch and batch: the augmentation's
+  /// random position) handed to `on_checkpoint` every `checkpoint_every` steps (0: not by
+  /// count), at each epoch's end, after a max_steps stop and before a `stop` request returns.
+  int64_t checkpoint_every = 0;
+  std::function<void(const io::TrainState&)> on_checkpoint;
+  /// Asked after every step; true ends the run there (RecipeResult::interrupted).
+  std::function<bool()> stop;
+  /// A state from on_checkpoint to continue from, exactly (bitwise on the CPU): the same recipe,
+  /// batch, planned steps, seed, augment and shuffle (InputError otherwise). No whitening then.
+  const io::TrainState* resume = nullptr;
   /// Called after every epoch (and after a --max-steps stop mid-epoch).
   std::function<void(const EpochStats&)> on_epoch;
   /// Called after every step with the step's summed loss (reads it: synchronises). Optional.
@@ -48,9 +64,12 @@ struct RecipeRunOptions {
 struct RecipeResult {
   int64_t steps = 0, total_steps = 0;
   bool completed = false;  ///< the planned run finished (ema copied back, test run)
+  bool interrupted = false;  ///< RecipeRunOptions::stop ended it
+  int64_t resumed_at = 0;    ///< the step a resumed run started from
   double whiten_seconds = 0, data_seconds = 0, loop_seconds = 0;
   double train_seconds = 0;   ///< whitening + data preparation + training, as the reference's
   double eval_seconds = 0;    ///< the final test
+  double val_seconds = 0;     ///< the per-epoch validations, in neither of the above
   double images_per_second = 0;  ///< over the steps after the first
   double last_loss_sum = 0;      ///< the last step's summed loss
   double test_accuracy = -1;     ///< without TTA (-1: not evaluated)
