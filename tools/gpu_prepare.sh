@@ -27,3 +27,9 @@ rm -f gpu/bin/test_cli  # runs the CLI through CTest paths; not useful there
 tar -cJf gpu/pack.tar.xz -C gpu bin lib && rm -rf gpu/bin gpu/lib
 grep -q '^/gpu/' .git/info/exclude 2>/dev/null || echo '/gpu/' >> .git/info/exclude
 du -sh gpu
+# The device tool carries at most 64 MiB: refuse a pack that would not travel.
+size=$(du -sm gpu | cut -f1)
+if [ "$size" -gt 60 ]; then
+  echo "gpu_prepare.sh: gpu/ is ${size} MiB, over the 60 MiB this script allows under the device tool's 64 MiB carry limit; leave out the largest binaries (see du -a gpu)" >&2
+  exit 2
+fi
