@@ -26,9 +26,7 @@ struct Node {
   virtual void release() {}
 
   /// The op's inputs, in the order apply() returns their gradients; null where an input
-  /// does not require grad. A leaf is its own TensorImpl (the engine accumulates into its
-  /// .grad); a non-leaf is an edge: a TensorImpl without storage that holds only its grad_fn,
-  /// so the graph keeps alive just what the nodes save, not every intermediate.
+  /// does not require grad.
   std::vector<std::shared_ptr<TensorImpl>> inputs;
   bool released = false;
 };
