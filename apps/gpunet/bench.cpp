@@ -1,7 +1,10 @@
 // `gpunet bench`: images/s of the seed's training step (--model, LeNet by default; cross-entropy,
 // SGD lr 0.001 momentum 0.9, the real data loader) per batch size. Validate, then time: one step must give
 // a finite loss before any clock is read; every repeat ends with a device synchronise and a
-// finite running loss. Reports the median over repeats, as a table or JSON lines.
+// finite running loss. Reports the median over repeats, as a table or JSON lines, with host memory:
+// peak_host_bytes (tensors in use at once while timing), peak_host_reserved_bytes (what the host
+// allocator held, cached pages included) and peak_rss_bytes (the whole process's resident set);
+// the last two are the process's highs so far, earlier batch sizes of the same run included.
 #include <omp.h>
 
 #include <algorithm>
@@ -21,6 +24,7 @@
 #include "gpunet/data/cifar10.h"
 #include "gpunet/data/loader.h"
 #include "gpunet/error.h"
+#include "gpunet/host_memory.h"
 #include "gpunet/kernel_paths.h"
 #include "gpunet/models/registry.h"
 #include "gpunet/optim/sgd.h"
@@ -42,6 +46,7 @@ struct Result {
   int64_t batch_size = 0;
   double images_per_second = 0, ms_per_step = 0;
   size_t peak_host = 0, peak_device = 0;
+  size_t host_reserved = 0, peak_rss = 0;  // the process's highs so far (earlier batch sizes included)
   bool device_resident = false;
   bool cuda_graph = false;  // the timed steps were graph replays
   KernelPaths paths;        // which kernel paths the validated step ran
@@ -167,6 +172,8 @@ Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev
   r.images_per_second = median(ips);
   r.ms_per_step = median(ms);
   r.peak_host = memory::stats(Device::cpu()).peak;
+  r.host_reserved = memory::host_peak_reserved();
+  r.peak_rss = memory::peak_rss_bytes();
   if (dev.is_cuda()) r.peak_device = memory::stats(dev).peak;
   return r;
 }
@@ -222,6 +229,8 @@ void run_bench(const BenchArgs& a) {
                           {"gpu_kernels", dev.is_cuda() ? nlohmann::json{{"ops", paths_json(r.paths.gpu)}}
                                                         : nlohmann::json(nullptr)},
                           {"peak_host_bytes", r.peak_host},
+                          {"peak_host_reserved_bytes", r.host_reserved},
+                          {"peak_rss_bytes", r.peak_rss},
                           {"peak_device_bytes", r.peak_device},
                           {"data_path", path},
                           {"measures", a.loader_only ? "loader" : "training step"},

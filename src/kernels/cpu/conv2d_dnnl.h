@@ -36,7 +36,8 @@ bool conv2d_dnnl_backward(const Conv2dShape& s, const float* x, const float* w, 
                           float* dw, float* db, DnnlLayout layout);
 
 // Tests: how many oneDNN primitives (convolutions and reorders) have been created so far, and
-// the workspace's size in bytes. Both stay constant once every shape has run once.
+// the most workspace (reordered arguments + scratchpad) one call has borrowed from the host
+// allocator, in bytes. Both stay constant once every shape has run once.
 size_t dnnl_primitives_created();
 size_t dnnl_workspace_bytes();
 
