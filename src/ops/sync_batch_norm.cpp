@@ -22,13 +22,12 @@ struct SyncBatchNormNode : autograd::Node {
   const char* name() const override { return "sync_batch_norm2d"; }
   std::vector<Tensor> apply(const Tensor& g_in) override {
     GPUNET_CHECK(x.defined(), "sync_batch_norm2d: backward after the saved tensors were released");
-    const char* op = "sync_batch_norm2d";
     const Tensor g = g_in.contiguous();
     const Device dev = x.device();
     // This rank's sum(dout) and sum(dout * xhat), in double: the bias and weight gradients (this
     // rank's share, as DDP has them) and, summed over the group, the statistics' part of dx.
     Tensor local = Tensor::empty({2 * static_cast<int64_t>(s.C)}, DType::Float64, dev);
-    GPUNET_DISPATCH(op, dev, batch_norm_backward_sums, s, x.data<float>(), save_mean.data<float>(),
+    GPUNET_DISPATCH("sync_batch_norm2d", dev, batch_norm_backward_sums, s, x.data<float>(), save_mean.data<float>(),
                     save_invstd.data<float>(), g.data<float>(), local.data<double>());
     std::vector<double> sums = local.to_vector<double>();
     std::vector<float> db(sums.begin(), sums.begin() + s.C), dw(sums.begin() + s.C, sums.end());
@@ -37,7 +36,7 @@ struct SyncBatchNormNode : autograd::Node {
       group->allreduce_sum(sums);
       const Tensor total = Tensor::from_vector(sums, {2 * static_cast<int64_t>(s.C)}, dev);
       dx = Tensor::empty(x.shape(), DType::Float32, dev);
-      GPUNET_DISPATCH(op, dev, batch_norm_backward_apply, s, x.data<float>(),
+      GPUNET_DISPATCH("sync_batch_norm2d", dev, batch_norm_backward_apply, s, x.data<float>(),
                       weight.defined() ? weight.data<float>() : nullptr, save_mean.data<float>(),
                       save_invstd.data<float>(), g.data<float>(), total.data<double>(), count, dx.data<float>());
     }
