@@ -74,6 +74,14 @@ done
 run bench_bn 40 "$G/bin/bench_bn_cuda"
 # Data parallel (issue 15): a 1-rank NCCL communicator on the one GPU (2 GPUs are untested).
 [ -x "$G/bin/test_dist" ] && run test_dist_nccl 60 "$G/bin/test_dist" --gtest_filter='Nccl.*' --gtest_brief=1
+# The train command's NCCL path (cuda:<local rank>, NCCL gradient buckets, --sync-bn over NCCL)
+# under mpirun with one process. The GPU machine may have no Open MPI: then it says so.
+if command -v mpirun >/dev/null 2>&1; then
+  run train_nccl 60 env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 1 \
+    "$G/bin/gpunet" train --model resnet18 --sync-bn --batch-size 64 --max-steps 30 --lr 0.01 --log-every 10
+else
+  echo "== train_nccl: skipped (no mpirun on this machine; the Nccl.* tests above ran the same path in-process)" | tee "$OUT/train_nccl.log"
+fi
 run bench 45 "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,64,512 --steps 300 --json
 run bench_eager 30 "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,512 --steps 300 --cuda-graph off --json
 # airbench94: gpunet's recipe and the peer (bf16, torch.compile) on the same data, 100 steps each

@@ -37,6 +37,7 @@ struct TrainOptions {
   int world_size = 1, world_rank = 0;
   double bucket_mb = 25;
   bool no_overlap = false;
+  bool sync_bn = false;  // --sync-bn: BatchNorm statistics over every process (torch's SyncBatchNorm)
   std::set<std::string> given;  // the long names of the flags given on the command line ("--seed")
 };
 
@@ -44,7 +45,7 @@ struct TrainOptions {
 std::string fmt_number(double v);
 
 void add_train_flags(CLI::App& cmd, TrainOptions& o);
-/// --bucket-mb, --no-overlap: data parallel runs under mpirun (train_dist.cpp).
+/// --bucket-mb, --no-overlap, --sync-bn: data parallel runs under mpirun (train_dist.cpp).
 void add_dist_flags(CLI::App& cmd, TrainOptions& o);
 /// --recipe, --no-augment, --no-tta (train_recipe.cpp).
 void add_recipe_flags(CLI::App& cmd, TrainOptions& o);
