@@ -78,13 +78,17 @@ def main():
     ap.add_argument("--decoders", required=True, help="build-cpu/bin/bench_image_decoders")
     ap.add_argument("--images", type=int, default=2000)
     ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--shapes", default="32,256", help="image sides of part 1, e.g. 32")
+    ap.add_argument("--count", type=int, default=0, help="images per folder in part 1 (default 2000 at 32, 200 at 256)")
+    ap.add_argument("--skip-end-to-end", action="store_true", help="part 1 only")
     a = ap.parse_args()
     print(f"Pillow {PIL.__version__}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
           f"{os.cpu_count()} cores")
     print("| images | PIL | stb_image | libjpeg-turbo or libpng | gpunet's decoder / PIL |")
     print("|---|---|---|---|---|")
     rows = []
-    for s, n in ((32, 2000), (256, 200)):
+    for s in (int(v) for v in a.shapes.split(",")):
+        n = a.count or (2000 if s <= 64 else 200)
         for ext in ("jpg", "png"):
             with tempfile.TemporaryDirectory() as root:
                 make_folder(root, n, s, s, lambda i: ext)
@@ -98,6 +102,8 @@ def main():
                 rows.append(f"| {n} x {s}x{s} {'JPEG q90' if ext == 'jpg' else 'PNG'} | {pil:.0f} | {stb:.0f} | {ours:.0f} | "
                             f"{chosen / pil:.2f} |")
     print("\n".join(rows))
+    if a.skip_end_to_end:
+        return 0
     with tempfile.TemporaryDirectory() as root:
         make_folder(root, a.images, 320, 240, lambda i: "png" if i % 4 == 0 else "jpg")
         n_ours, ours = gpunet_rate(a.gpunet, root, a.size)

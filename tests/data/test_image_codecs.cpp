@@ -153,8 +153,9 @@ TEST(ImageCodecs, LibpngEqualsStbImageForEveryColourTypeAndDepth) {
 }
 
 // Two JPEG decoders agree up to rounding: libjpeg-turbo's ISLOW IDCT and stb_image's integer
-// IDCT, and both upsample chroma with the triangle filter ("fancy"), but round the colour
-// conversion differently. The tolerance: no sample more than 8 apart, the mean under 1.
+// IDCT, and both upsample chroma with the triangle filter ("fancy"), but round the IDCT and
+// the colour conversion differently. The tolerance: no sample more than 8 apart, the mean
+// under 1; grey (no colour conversion): at most 1 apart. Measured: 3-4, 0.1-0.17, 1.
 TEST(ImageCodecs, LibjpegAgreesWithStbImageWithinRounding) {
   NEEDS_LIBS();
   for (bool grey : {false, true})
@@ -168,7 +169,7 @@ TEST(ImageCodecs, LibjpegAgreesWithStbImageWithinRounding) {
           const auto [most, mean] = diff(ours, ref);
           EXPECT_LE(most, 8) << what;
           EXPECT_LT(mean, 1.0) << what;
-          if (grey) EXPECT_EQ(most, 0) << what << ": grey has no colour conversion or upsampling";
+          if (grey) EXPECT_LE(most, 1) << what << ": grey has no colour conversion or upsampling, only IDCT rounding";
         }
   // stb_image_write's JPEGs (what the image-folder tests write) too.
   gpunet::test::TempDir t;
