@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -33,6 +34,13 @@ TrainingData open_data(const TrainOptions& opt, const Say& say) {
   f.skip_bad = opt.skip_bad_images;
   f.quiet = opt.quiet;
   TrainingData d = open_training_data(f);
+  if (!opt.resume.empty()) {  // the checkpoint's class names (train_checkpoint.cpp) must still be the data's
+    const DataMeta m = read_data_meta(opt.resume);
+    if (m.found && m.classes != d.meta.classes)
+      throw InputError("--resume " + opt.resume + ": the checkpoint was trained on the classes " +
+                       nlohmann::json(m.classes).dump() + ", the data now has " + nlohmann::json(d.meta.classes).dump() +
+                       "; resume with the same data");
+  }
   if (opt.world_rank == 0) {  // data parallel: rank 0 speaks
     if (d.sample) std::fprintf(stderr, "%s\n", d.note.c_str());
     if (!opt.data.empty()) say(d.summary);
@@ -73,7 +81,7 @@ class TrainRun {
         at_(resumed_ ? restore(*resumed_, *net_, *optimizer_, loader_, step_) : Position{}),
         metrics_(opt_.metrics, resumed_.has_value()),
         divergence_(opt_, *net_, step_),
-        checkpoints_(opt_, *net_, *optimizer_, loader_, step_, divergence_),
+        checkpoints_(opt_, *net_, *optimizer_, loader_, step_, divergence_, data_metadata(data_.meta)),
         progress_(opt_, planned_steps(), at_.steps),
         log_(opt_, step_, *optimizer_, metrics_, divergence_, progress_, tb) {
     // Over every planned epoch (--max-steps stops early, like an interrupt); after restore().

@@ -58,7 +58,7 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--mean", o.mean, "normalisation mean R,G,B (default: the dataset's, computed once and cached)");
   cmd.add_option("--std", o.std_dev, "normalisation std R,G,B (default: the dataset's)");
   cmd.add_flag("--skip-bad-images", o.skip_bad_images, "skip (and count) images that cannot be decoded instead of stopping");
-  cmd.add_option("--cache", o.cache, "folder for the dataset's cached statistics (default: beside the data)");
+  cmd.add_option("--cache", o.cache, "image folders: keep the decoded images in a memory-mapped file in DIR (sets larger than memory; later runs decode nothing) and the statistics there too");
   add_recipe_flags(cmd, o);  // train_recipe.cpp
   add_dist_flags(cmd, o);    // train_dist.cpp
 }
