@@ -8,6 +8,11 @@
 # unless it is set, tools/python_readers.sh provides one (Debian's torch + a venv in
 # .venv-interop/ with PyPI's onnx, onnxruntime, tensorboard, safetensors), prepared while
 # build-cpu/ builds. Without network they skip, saying why.
+# Where each test runs:
+#   build/ (CUDA config), build-cpu/: every test (ctest, all labels).
+#   build-asan/ (CI only, tools/sanitize.sh): all but the labels install and slow (the end-to-end
+#     runs listed in tests/CMakeLists.txt); the dist tests without leak detection.
+#   build-fuzz/ (CI only, tools/fuzz.sh): the three libFuzzer targets, FUZZ_SECONDS each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The full CIFAR-10 for the dataset tests, when it sits beside the repo (as in CI).
