@@ -1,6 +1,5 @@
 #pragma once
 /// gpunet: train neural networks on the GPU (or the CPU) from C++, with a PyTorch-like API.
-#include "gpunet/autocast.h"
 #include "gpunet/autograd.h"
 #include "gpunet/config.h"
 #include "gpunet/data/cifar10.h"
