@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "gpunet/autocast.h"
 #include "image_data.h"
 #include "train_dist.h"
 #include "train_options.h"
@@ -189,7 +190,10 @@ int run_train_process(const TrainOptions& o, DistRun* dist) {
   const Say say{o.quiet};
   std::string why;
   const Device device = choose_device(o.device, &why);
+  const Precision precision = parse_precision(o.precision, device);  // fp16 on the CPU: GPU-only, exit 2
   say(why);
+  if (precision == Precision::BF16 && o.world_rank == 0) say("bf16 on the CPU, " + cpu_bf16_mode());
+  const Autocast autocast(precision);  // the whole run: training steps and evaluations
   io::EventWriter tb = o.world_rank == 0 ? open_tensorboard(o) : io::EventWriter();  // rank 0 writes
   TrainRun run(o, device, say, tb);
   if (dist) run.attach(*dist);

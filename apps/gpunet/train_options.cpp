@@ -43,6 +43,9 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_flag("--quiet", o.quiet, "print only the final accuracy and errors");
   cmd.add_option("--model", o.model, model_help(false))->capture_default_str();
   cmd.add_option("--cuda-graph", o.cuda_graph, graph_mode_help())->capture_default_str();
+  cmd.add_option("--precision", o.precision,
+                 "fp32, or bf16 on the CPU: conv2d and linear in bf16 with fp32 accumulation, the rest fp32")
+      ->capture_default_str();
   cmd.add_option("--lr-schedule", o.lr_schedule,
                  "learning-rate schedule over --epochs x batches per epoch (--max-steps stops early without shortening it), "
                  "stepped per optimizer step, scaling --lr: none | step:SIZE:GAMMA (StepLR) | "

@@ -22,6 +22,7 @@ struct TrainOptions {
   int threads = 0;
   std::string init, save, checkpoint, resume, metrics;
   std::string tensorboard;  // --tensorboard DIR: TensorBoard event files (train_tensorboard.cpp)
+  std::string precision = "fp32";   // --precision: fp32, or bf16 on the CPU (gpunet/autocast.h)
   std::string cuda_graph = "auto";  // parse_graph_mode (common.h): capture the step as a CUDA graph
   std::string lr_schedule = "none";  // optim::Schedule::parse's grammar
   int64_t schedule_steps = 0;        // the schedule's length: recorded in checkpoints; 0 = the planned steps

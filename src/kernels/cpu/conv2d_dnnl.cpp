@@ -144,9 +144,9 @@ void run(Prim& p, std::initializer_list<const float*> ptrs) {
 }
 
 struct Key {
-  int v[13];
+  int v[14];
   bool operator==(const Key& o) const {
-    for (int i = 0; i < 13; ++i)
+    for (int i = 0; i < 14; ++i)
       if (v[i] != o.v[i]) return false;
     return true;
   }
@@ -169,8 +169,11 @@ struct Descs {
   memory::dims strides, pad;
   memory::desc src, wei, dst, bias;        // plain
   memory::desc src_w, wei_w, dst_w;        // what the primitive is asked for
+  memory::desc ddst_w;                     // diff_dst: dst_w, but bf16 in bf16 mode
 };
-Descs descs(const Conv2dShape& s, DnnlLayout layout) {
+// In bf16 mode the primitive reads src, weights and diff_dst in bf16 (the reorders round) and
+// writes dst, diff_src, diff_weights and diff_bias in float32.
+Descs descs(const Conv2dShape& s, DnnlLayout layout, DnnlType type) {
   Descs d;
   d.strides = {s.stride, s.stride};
   d.pad = {s.pad, s.pad};
@@ -182,6 +185,13 @@ Descs descs(const Conv2dShape& s, DnnlLayout layout) {
   d.src_w = any ? memory::desc({s.N, s.IC, s.H, s.W}, dt::f32, tag::any) : d.src;
   d.wei_w = any ? memory::desc({s.OC, s.IC, s.KH, s.KW}, dt::f32, tag::any) : d.wei;
   d.dst_w = any ? memory::desc({s.N, s.OC, s.OH, s.OW}, dt::f32, tag::any) : d.dst;
+  d.ddst_w = d.dst_w;
+  if (type == DnnlType::Bf16) {  // always blocked (format_tag::any)
+    d.src_w = memory::desc({s.N, s.IC, s.H, s.W}, dt::bf16, tag::any);
+    d.wei_w = memory::desc({s.OC, s.IC, s.KH, s.KW}, dt::bf16, tag::any);
+    d.dst_w = memory::desc({s.N, s.OC, s.OH, s.OW}, dt::f32, tag::any);
+    d.ddst_w = memory::desc({s.N, s.OC, s.OH, s.OW}, dt::bf16, tag::any);
+  }
   return d;
 }
 
@@ -209,7 +219,9 @@ std::unique_ptr<Prim> make_forward(const Descs& d, bool bias) {
 
 std::unique_ptr<Prim> make_backward_data(const Descs& d) {
   using cb = dnnl::convolution_backward_data;
-  cb::desc desc(dnnl::algorithm::convolution_direct, d.src_w, d.wei_w, d.dst_w, d.strides, d.pad, d.pad);
+  // diff_src in float32 whatever the mode (weights and diff_dst may be bf16)
+  const memory::desc dsrc = d.src_w.data_type() == dt::f32 ? d.src_w : memory::desc(d.src_w.dims(), dt::f32, tag::any);
+  cb::desc desc(dnnl::algorithm::convolution_direct, dsrc, d.wei_w, d.ddst_w, d.strides, d.pad, d.pad);
   cb::primitive_desc pd(desc, user_scratchpad(), engine(), forward_pd(d, false));
   return finish(cb(pd), pd.scratchpad_desc(),
                 {{DNNL_ARG_DIFF_DST, d.dst, pd.diff_dst_desc(), false},
@@ -220,9 +232,12 @@ std::unique_ptr<Prim> make_backward_data(const Descs& d) {
 std::unique_ptr<Prim> make_backward_weights(const Descs& d, bool bias) {
   using cb = dnnl::convolution_backward_weights;
   auto make_desc = [&] {
-    return bias ? cb::desc(dnnl::algorithm::convolution_direct, d.src_w, d.wei_w, d.bias, d.dst_w, d.strides, d.pad,
+    // diff_weights in float32 whatever the mode (src and diff_dst may be bf16)
+    const memory::desc dwei =
+        d.wei_w.data_type() == dt::f32 ? d.wei_w : memory::desc(d.wei_w.dims(), dt::f32, tag::any);
+    return bias ? cb::desc(dnnl::algorithm::convolution_direct, d.src_w, dwei, d.bias, d.ddst_w, d.strides, d.pad,
                            d.pad)
-                : cb::desc(dnnl::algorithm::convolution_direct, d.src_w, d.wei_w, d.dst_w, d.strides, d.pad, d.pad);
+                : cb::desc(dnnl::algorithm::convolution_direct, d.src_w, dwei, d.ddst_w, d.strides, d.pad, d.pad);
   };
   cb::primitive_desc pd(make_desc(), user_scratchpad(), engine(), forward_pd(d, bias));
   std::vector<ArgSpec> specs{{DNNL_ARG_SRC, d.src, pd.src_desc(), false},
@@ -245,9 +260,9 @@ int threads() {
 
 // The thread count is part of the key: oneDNN sizes some primitives' scratchpads and work
 // splits for the threads present when it creates them.
-Entry& entry(const Conv2dShape& s, DnnlLayout layout) {
+Entry& entry(const Conv2dShape& s, DnnlLayout layout, DnnlType type) {
   const Key k{{s.N, s.IC, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad, s.OH, s.OW, static_cast<int>(layout),
-               threads()}};
+               threads(), static_cast<int>(type)}};
   return g_cache[k];
 }
 
@@ -281,13 +296,24 @@ void bias_grad(const Conv2dShape& s, const float* dout, float* db) {
 
 bool dnnl_available() { return true; }
 
+bool dnnl_bf16_native() {
+  static const bool native = [] {
+    const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+    // The ISA values are bit masks, each including the ones below it (dnnl_types.h).
+    const auto bits = static_cast<unsigned>(isa), bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+    return (bits & bf16) == bf16;
+  }();
+  return native;
+}
+
 bool conv2d_dnnl_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out,
-                         DnnlLayout layout) {
+                         DnnlLayout layout, DnnlType type) {
   if (s.N <= 0) return false;
+  if (type == DnnlType::Bf16) layout = DnnlLayout::Blocked;
   std::lock_guard<std::mutex> lock(g_mutex);
-  Entry& e = entry(s, layout);
+  Entry& e = entry(s, layout, type);
   const bool has_b = b != nullptr;
-  if (!ensure(e, e.fwd[has_b], [&] { return make_forward(descs(s, layout), has_b); })) return false;
+  if (!ensure(e, e.fwd[has_b], [&] { return make_forward(descs(s, layout, type), has_b); })) return false;
   if (has_b)
     run(*e.fwd[1], {x, w, b, out});
   else
@@ -296,13 +322,14 @@ bool conv2d_dnnl_forward(const Conv2dShape& s, const float* x, const float* w, c
 }
 
 bool conv2d_dnnl_backward(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx,
-                          float* dw, float* db, DnnlLayout layout) {
+                          float* dw, float* db, DnnlLayout layout, DnnlType type) {
   if (s.N <= 0) return false;
+  if (type == DnnlType::Bf16) layout = DnnlLayout::Blocked;
   std::lock_guard<std::mutex> lock(g_mutex);
-  Entry& e = entry(s, layout);
+  Entry& e = entry(s, layout, type);
   const bool with_db = db && dw;  // oneDNN sums the bias gradient alongside dw
-  if (dx && !ensure(e, e.bwd_data, [&] { return make_backward_data(descs(s, layout)); })) return false;
-  if (dw && !ensure(e, e.bwd_weights[with_db], [&] { return make_backward_weights(descs(s, layout), with_db); }))
+  if (dx && !ensure(e, e.bwd_data, [&] { return make_backward_data(descs(s, layout, type)); })) return false;
+  if (dw && !ensure(e, e.bwd_weights[with_db], [&] { return make_backward_weights(descs(s, layout, type), with_db); }))
     return false;
   if (dx) run(*e.bwd_data, {dout, w, dx});
   if (dw && with_db) run(*e.bwd_weights[1], {x, dout, dw, db});
@@ -326,11 +353,12 @@ size_t dnnl_workspace_bytes() {
 
 namespace gpunet::kernels::cpu::detail {
 bool dnnl_available() { return false; }
-bool conv2d_dnnl_forward(const Conv2dShape&, const float*, const float*, const float*, float*, DnnlLayout) {
+bool dnnl_bf16_native() { return false; }
+bool conv2d_dnnl_forward(const Conv2dShape&, const float*, const float*, const float*, float*, DnnlLayout, DnnlType) {
   return false;
 }
 bool conv2d_dnnl_backward(const Conv2dShape&, const float*, const float*, const float*, float*, float*, float*,
-                          DnnlLayout) {
+                          DnnlLayout, DnnlType) {
   return false;
 }
 size_t dnnl_primitives_created() { return 0; }
