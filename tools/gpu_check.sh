@@ -87,6 +87,8 @@ run bench_eager 30 "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,512 --s
 # airbench94: gpunet's recipe and the peer (bf16, torch.compile) on the same data, 100 steps each
 # (the schedules still span the whole run); compare the JSON lines' images_per_second.
 run recipe 60 "$G/bin/gpunet" train --recipe airbench94 --device cuda:0 --max-steps 100
+# airbench94_muon (SGD + Muon with the bf16 Newton-Schulz on the device): 50 of its 200 steps.
+run recipe_muon 45 "$G/bin/gpunet" train --recipe airbench94_muon --device cuda:0 --max-steps 50
 run peer_airbench 90 env LD_LIBRARY_PATH="$BASE_LD_LIBRARY_PATH" python3 "$G/pytorch_airbench.py" --data "$D" --device cuda:0 --precision bf16 --compile --max-steps 100
 run peer4 30 env LD_LIBRARY_PATH="$BASE_LD_LIBRARY_PATH" python3 "$G/pytorch_seed.py" --data "$D" --device cuda:0 --batch-size 4 --max-steps 1500 --epochs 1
 run peer512 30 env LD_LIBRARY_PATH="$BASE_LD_LIBRARY_PATH" python3 "$G/pytorch_seed.py" --data "$D" --device cuda:0 --batch-size 512 --max-steps 300 --epochs 3 --data-on-device
@@ -94,7 +96,7 @@ run train 90 ${TIMED[@]+"${TIMED[@]}"} "$G/bin/gpunet" train --device cuda:0
 echo "---- summary ($(( $(date +%s) - START ))s of ${BUDGET}s)"
 grep -h -E "PASSED|FAILED|SKIPPED \]" "$OUT"/test_*.log | sort | uniq -c
 echo "sweep cases: $(grep -c '\[ sweep' "$OUT/test_ops.log") (each line in test_ops.log: error, threshold, worst element)"
-grep -h "images_per_second" "$OUT/bench.log" "$OUT/bench_eager.log" "$OUT/peer4.log" "$OUT/peer512.log" "$OUT/recipe.log" "$OUT/peer_airbench.log" 2>/dev/null | cut -c1-220
+grep -h "images_per_second" "$OUT/bench.log" "$OUT/bench_eager.log" "$OUT/peer4.log" "$OUT/peer512.log" "$OUT/recipe.log" "$OUT/recipe_muon.log" "$OUT/peer_airbench.log" 2>/dev/null | cut -c1-220
 grep -E "trained|Accuracy of" "$OUT/train.log"
 grep -h -E "^\||CHECK FAILED" "$OUT/bench_bn.log"
 for tool in memcheck racecheck initcheck; do echo "$tool: $(grep -h -E "ERROR SUMMARY|skipped" "$OUT/sanitizer_$tool.log")"; done
