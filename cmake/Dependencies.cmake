@@ -44,3 +44,20 @@ endif()
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/cpu/conv2d_dnnl.cpp PROPERTIES
   COMPILE_DEFINITIONS GPUNET_HAVE_DNNL=$<BOOL:${GPUNET_HAVE_DNNL}>)
 message(STATUS "gpunet: oneDNN convolutions ${GPUNET_HAVE_DNNL} (GPUNET_DNNL=${GPUNET_DNNL})")
+
+# libjpeg-turbo and libpng (libjpeg62-turbo-dev, libpng-dev; optional): decode_image's JPEG and
+# PNG decoders, faster than stb_image (bench/image_decoders.cpp). Without them stb_image decodes
+# every format. Only src/data/image_decode_libs.cpp sees the switches.
+find_package(JPEG QUIET)
+find_package(PNG QUIET)
+set(GPUNET_HAVE_LIBJPEG ${JPEG_FOUND})
+set(GPUNET_HAVE_LIBPNG ${PNG_FOUND})
+if(GPUNET_HAVE_LIBJPEG)
+  target_link_libraries(gpunet_deps INTERFACE JPEG::JPEG)
+endif()
+if(GPUNET_HAVE_LIBPNG)
+  target_link_libraries(gpunet_deps INTERFACE PNG::PNG)
+endif()
+set_source_files_properties(${CMAKE_SOURCE_DIR}/src/data/image_decode_libs.cpp PROPERTIES COMPILE_DEFINITIONS
+  "GPUNET_HAVE_LIBJPEG=$<BOOL:${GPUNET_HAVE_LIBJPEG}>;GPUNET_HAVE_LIBPNG=$<BOOL:${GPUNET_HAVE_LIBPNG}>")
+message(STATUS "gpunet: image decoders: libjpeg-turbo ${GPUNET_HAVE_LIBJPEG}, libpng ${GPUNET_HAVE_LIBPNG} (stb_image for the rest)")

@@ -1,4 +1,5 @@
-// libFuzzer target: the image decoder (gpunet::data::decode_image, stb_image) and what
+// libFuzzer target: the image decoder (gpunet::data::decode_image: libjpeg-turbo for JPEGs
+// when built with it, through its longjmp error manager; stb_image for the rest) and what
 // `gpunet predict` and ImageFolder do next: resize to 32x32 and convert to planes.
 // Inputs whose header declares more than 2^16 pixels (256 x 256) are skipped (measured with
 // stbi_info_from_memory, compiled into the library with stb_image; JPEGs by a scan of their

@@ -36,8 +36,9 @@ if ! command -v clang++ >/dev/null 2>&1 || ! probe; then
   probe || { echo "fuzz.sh: clang cannot build a libFuzzer program with OpenMP" >&2; exit 1; }
 fi
 
-# ---- build
+# ---- build (-gline-tables-only instead of -g: a finding's stack still has file:line)
 CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPUNET_CUDA=OFF \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
   -DGPUNET_FUZZ=ON -DGPUNET_SANITIZE=ON -DGPUNET_TESTS=OFF -DGPUNET_BENCH=OFF >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target "${TARGETS[@]}"
 

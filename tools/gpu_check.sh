@@ -74,11 +74,21 @@ done
 run bench_bn 40 "$G/bin/bench_bn_cuda"
 # Data parallel (issue 15): a 1-rank NCCL communicator on the one GPU (2 GPUs are untested).
 [ -x "$G/bin/test_dist" ] && run test_dist_nccl 60 "$G/bin/test_dist" --gtest_filter='Nccl.*' --gtest_brief=1
+# The train command's NCCL path (cuda:<local rank>, NCCL gradient buckets, --sync-bn over NCCL)
+# under mpirun with one process. The GPU machine may have no Open MPI: then it says so.
+if command -v mpirun >/dev/null 2>&1; then
+  run train_nccl 60 env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 1 \
+    "$G/bin/gpunet" train --model resnet18 --sync-bn --batch-size 64 --max-steps 30 --lr 0.01 --log-every 10
+else
+  echo "== train_nccl: skipped (no mpirun on this machine; the Nccl.* tests above ran the same path in-process)" | tee "$OUT/train_nccl.log"
+fi
 run bench 45 "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,64,512 --steps 300 --json
 run bench_eager 30 "$G/bin/gpunet" bench --device cuda:0 --batch-sizes 4,512 --steps 300 --cuda-graph off --json
 # airbench94: gpunet's recipe and the peer (bf16, torch.compile) on the same data, 100 steps each
 # (the schedules still span the whole run); compare the JSON lines' images_per_second.
 run recipe 60 "$G/bin/gpunet" train --recipe airbench94 --device cuda:0 --max-steps 100
+# airbench94_muon (SGD + Muon with the bf16 Newton-Schulz on the device): 50 of its 200 steps.
+run recipe_muon 45 "$G/bin/gpunet" train --recipe airbench94_muon --device cuda:0 --max-steps 50
 run peer_airbench 90 env LD_LIBRARY_PATH="$BASE_LD_LIBRARY_PATH" python3 "$G/pytorch_airbench.py" --data "$D" --device cuda:0 --precision bf16 --compile --max-steps 100
 run peer4 30 env LD_LIBRARY_PATH="$BASE_LD_LIBRARY_PATH" python3 "$G/pytorch_seed.py" --data "$D" --device cuda:0 --batch-size 4 --max-steps 1500 --epochs 1
 run peer512 30 env LD_LIBRARY_PATH="$BASE_LD_LIBRARY_PATH" python3 "$G/pytorch_seed.py" --data "$D" --device cuda:0 --batch-size 512 --max-steps 300 --epochs 3 --data-on-device
@@ -86,7 +96,7 @@ run train 90 ${TIMED[@]+"${TIMED[@]}"} "$G/bin/gpunet" train --device cuda:0
 echo "---- summary ($(( $(date +%s) - START ))s of ${BUDGET}s)"
 grep -h -E "PASSED|FAILED|SKIPPED \]" "$OUT"/test_*.log | sort | uniq -c
 echo "sweep cases: $(grep -c '\[ sweep' "$OUT/test_ops.log") (each line in test_ops.log: error, threshold, worst element)"
-grep -h "images_per_second" "$OUT/bench.log" "$OUT/bench_eager.log" "$OUT/peer4.log" "$OUT/peer512.log" "$OUT/recipe.log" "$OUT/peer_airbench.log" 2>/dev/null | cut -c1-220
+grep -h "images_per_second" "$OUT/bench.log" "$OUT/bench_eager.log" "$OUT/peer4.log" "$OUT/peer512.log" "$OUT/recipe.log" "$OUT/recipe_muon.log" "$OUT/peer_airbench.log" 2>/dev/null | cut -c1-220
 grep -E "trained|Accuracy of" "$OUT/train.log"
 grep -h -E "^\||CHECK FAILED" "$OUT/bench_bn.log"
 for tool in memcheck racecheck initcheck; do echo "$tool: $(grep -h -E "ERROR SUMMARY|skipped" "$OUT/sanitizer_$tool.log")"; done

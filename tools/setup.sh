@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake ninja-build pkg-config libopenblas-dev liblapacke-dev libgtest-dev libgmock-dev libcli11-dev
       nlohmann-json3-dev libstb-dev libcurl4-openssl-dev libarchive-dev
-      libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev ocl-icd-opencl-dev openmpi-bin libopenmpi-dev)
+      libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev ocl-icd-opencl-dev openmpi-bin libopenmpi-dev
+      libjpeg62-turbo-dev libpng-dev)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

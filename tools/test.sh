@@ -3,6 +3,16 @@
 # and runs the test suite (GoogleTest through CTest). GPU tests are skipped, with the
 # reason, when no GPU is usable. Usage: bash tools/test.sh
 # With CI=true or GPUNET_FULL_CHECKS=1 it also runs the sanitizer build and the fuzzers.
+# The interop tests (TorchInterop, ONNX through onnxruntime, TensorBoard's reader, the ResNet-18,
+# airbench94 and torchvision ImageFolder checks) run their readers with $GPUNET_TORCH_PYTHON;
+# unless it is set, tools/python_readers.sh provides one (Debian's torch + a venv in
+# .venv-interop/ with PyPI's onnx, onnxruntime, tensorboard, safetensors), prepared while
+# build-cpu/ builds. Without network they skip, saying why.
+# Where each test runs:
+#   build/ (CUDA config), build-cpu/: every test (ctest, all labels).
+#   build-asan/ (CI only, tools/sanitize.sh): all but the labels install and slow (the end-to-end
+#     runs listed in tests/CMakeLists.txt); the dist tests without leak detection.
+#   build-fuzz/ (CI only, tools/fuzz.sh): the three libFuzzer targets, FUZZ_SECONDS each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The full CIFAR-10 for the dataset tests, when it sits beside the repo (as in CI).
@@ -11,7 +21,20 @@ if [ -z "${GPUNET_CIFAR10_DIR:-}" ] && [ -d ../shared/datasets/cifar10/cifar-10-
 fi
 
 bash tools/setup.sh                                            # build/: AUTO (CUDA when nvcc is found)
-GPUNET_BUILD_DIR=build-cpu GPUNET_CUDA=OFF bash tools/setup.sh # build-cpu/: the CPU-only configuration
+# After setup.sh's apt step and before fuzz.sh's, so that no two apt-get runs meet.
+readers_pid=""
+if [ -z "${GPUNET_TORCH_PYTHON:-}" ]; then
+  readers_out=$(mktemp); bash tools/python_readers.sh >"$readers_out" & readers_pid=$!
+fi
+# build-cpu/: the CPU-only configuration. In CI without the benchmarks: build/ compiles them
+# (the same sources, plus the CUDA ones) and no test runs them.
+cpu_args=${GPUNET_CMAKE_ARGS:-}; [ "${CI:-}" = "true" ] && cpu_args="$cpu_args -DGPUNET_BENCH=OFF"
+GPUNET_BUILD_DIR=build-cpu GPUNET_CUDA=OFF GPUNET_CMAKE_ARGS=$cpu_args bash tools/setup.sh
+if [ -n "$readers_pid" ]; then
+  wait "$readers_pid" && export GPUNET_TORCH_PYTHON=$(cat "$readers_out")  # else it printed the warning
+  rm -f "$readers_out"
+fi
+echo "== interop Python: ${GPUNET_TORCH_PYTHON:-none (the interop tests skip)}"
 
 status=0
 # In CI (CI=true) or when asked (GPUNET_FULL_CHECKS=1): the whole suite under AddressSanitizer

@@ -1,7 +1,10 @@
 // `gpunet bench`: images/s of the seed's training step (--model, LeNet by default; cross-entropy,
 // SGD lr 0.001 momentum 0.9, the real data loader) per batch size. Validate, then time: one step must give
 // a finite loss before any clock is read; every repeat ends with a device synchronise and a
-// finite running loss. Reports the median over repeats, as a table or JSON lines.
+// finite running loss. Reports the median over repeats, as a table or JSON lines, with host memory:
+// peak_host_bytes (tensors in use at once while timing), peak_host_reserved_bytes (what the host
+// allocator held, cached pages included) and peak_rss_bytes (the whole process's resident set);
+// the last two are the process's highs so far, earlier batch sizes of the same run included.
 #include <omp.h>
 
 #include <algorithm>
@@ -18,9 +21,11 @@
 #include "blas_core.h"
 #include "commands.h"
 #include "common.h"
+#include "gpunet/autocast.h"
 #include "gpunet/data/cifar10.h"
 #include "gpunet/data/loader.h"
 #include "gpunet/error.h"
+#include "gpunet/host_memory.h"
 #include "gpunet/kernel_paths.h"
 #include "gpunet/models/registry.h"
 #include "gpunet/optim/sgd.h"
@@ -42,23 +47,11 @@ struct Result {
   int64_t batch_size = 0;
   double images_per_second = 0, ms_per_step = 0;
   size_t peak_host = 0, peak_device = 0;
+  size_t host_reserved = 0, peak_rss = 0;  // the process's highs so far (earlier batch sizes included)
   bool device_resident = false;
   bool cuda_graph = false;  // the timed steps were graph replays
   KernelPaths paths;        // which kernel paths the validated step ran
 };
-
-// --precision: fp32 runs; bf16 has no path yet (CPU or GPU); fp16 is GPU-only. Checked before any work.
-void check_precision(const std::string& p, Device dev) {
-  if (p == "fp32") return;
-  if (p == "bf16")
-    throw InputError("--precision bf16: no bf16 training path exists yet on " + dev.str() +
-                     "; use --precision fp32");
-  if (p == "fp16")
-    throw InputError(dev.is_cuda() ? "--precision fp16: no fp16 training path exists yet; use --precision fp32"
-                                   : "--precision fp16 is GPU-only (the CPU has no fp16 arithmetic); use "
-                                     "--precision fp32 (or bf16 once it exists)");
-  throw InputError("--precision " + p + ": expected fp32, bf16 or fp16");
-}
 
 // One table of KernelPaths as JSON: {"conv2d": {"direct": ["3->24 2x2 s1 p0 on 32x32", ...]}}.
 nlohmann::json paths_json(const KernelPaths::Table& t) {
@@ -116,7 +109,9 @@ void one_step(data::DataLoader& loader, TrainStep& step, data::Batch& b, bool lo
   if (!loader_only) step(b.x, b.y);
 }
 
-Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev, int64_t batch, const BenchArgs& a) {
+Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev, int64_t batch, const BenchArgs& a,
+                 Precision precision) {
+  const Autocast autocast(precision);  // conv2d and linear in bf16 under --precision bf16
   Generator gen(0);
   const std::shared_ptr<nn::Module> net = models::make_model(a.model, gen);
   net->to(dev);
@@ -167,6 +162,8 @@ Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev
   r.images_per_second = median(ips);
   r.ms_per_step = median(ms);
   r.peak_host = memory::stats(Device::cpu()).peak;
+  r.host_reserved = memory::host_peak_reserved();
+  r.peak_rss = memory::peak_rss_bytes();
   if (dev.is_cuda()) r.peak_device = memory::stats(dev).peak;
   return r;
 }
@@ -179,7 +176,7 @@ void run_bench(const BenchArgs& a) {
   const std::vector<int64_t> sizes = parse_batch_sizes(a.batch_sizes);
   std::string why;
   const Device dev = choose_device(a.device, &why);
-  check_precision(a.precision, dev);
+  const Precision precision = parse_precision(a.precision, dev);  // fp16 on the CPU: GPU-only
   const DataChoice dc = choose_data(a.data);
   auto ds = std::make_shared<const data::Cifar10>(dc.dir, data::Split::Train);
   for (int64_t batch : sizes)
@@ -189,6 +186,7 @@ void run_bench(const BenchArgs& a) {
   // Everything is checked: now say what runs.
   std::cerr << why << "\n";
   if (dc.sample) std::cerr << dc.note << "\n";
+  if (precision == Precision::BF16) std::cerr << "bf16 on the CPU, " << cpu_bf16_mode() << "\n";
   set_threads(a.threads);
   const int threads = omp_get_max_threads();
 
@@ -205,7 +203,7 @@ void run_bench(const BenchArgs& a) {
     std::fflush(stdout);
   }
   for (int64_t batch : sizes) {
-    const Result r = bench_one(ds, dev, batch, a);
+    const Result r = bench_one(ds, dev, batch, a, precision);
     const char* path = r.device_resident ? "device" : "host";
     if (a.json) {
       nlohmann::json j = {{"device", dev.str()},
@@ -218,10 +216,14 @@ void run_bench(const BenchArgs& a) {
                           {"warmup", a.warmup},
                           {"repeats", a.repeats},
                           {"threads", threads},
-                          {"cpu_kernels", {{"isa", cpu_kernels()}, {"blas", blas_core()}, {"ops", paths_json(r.paths.cpu)}}},
+                          {"cpu_kernels", {{"isa", cpu_kernels()}, {"blas", blas_core()}, {"ops", paths_json(r.paths.cpu)},
+                                           {"bf16", precision == Precision::BF16 ? nlohmann::json(cpu_bf16_mode())
+                                                                                 : nlohmann::json(nullptr)}}},
                           {"gpu_kernels", dev.is_cuda() ? nlohmann::json{{"ops", paths_json(r.paths.gpu)}}
                                                         : nlohmann::json(nullptr)},
                           {"peak_host_bytes", r.peak_host},
+                          {"peak_host_reserved_bytes", r.host_reserved},
+                          {"peak_rss_bytes", r.peak_rss},
                           {"peak_device_bytes", r.peak_device},
                           {"data_path", path},
                           {"measures", a.loader_only ? "loader" : "training step"},
@@ -258,7 +260,7 @@ void register_bench(CLI::App& app, int& exit_code) {
   cmd->add_flag("--loader-only", a->loader_only, "time only the data loader (images/s of batches), not training");
   cmd->add_option("--cuda-graph", a->cuda_graph, graph_mode_help())->default_val("auto");
   cmd->add_option("--model", a->model, model_help(false))->capture_default_str();
-  cmd->add_option("--precision", a->precision, "fp32 (bf16: not yet; fp16: GPU-only, not yet)")->capture_default_str();
+  cmd->add_option("--precision", a->precision, "fp32, or bf16 on the CPU (conv2d and linear in bf16, autocast-style); fp16: GPU-only, not yet")->capture_default_str();
   cmd->callback([a, &exit_code] {
     run_bench(*a);
     exit_code = 0;

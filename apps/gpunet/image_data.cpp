@@ -113,12 +113,14 @@ TrainingData open_training_data(const DataFlags& f) {
   o.seed = f.seed;
   o.skip_bad = f.skip_bad;
   o.progress = !f.quiet && stderr_is_tty();
-  // The mean/std cache goes beside the data, or in --cache DIR when given or the data is read-only.
+  // The mean/std cache goes beside the data, or in --cache DIR when given (with the decoded
+  // images) or to the temporary folder when the data is read-only.
   if (!f.cache.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(f.cache, ec);
     if (!std::filesystem::is_directory(f.cache, ec)) throw InputError("--cache " + f.cache + ": cannot create the folder");
     o.stats_dir = f.cache;
+    o.cache_dir = f.cache;  // and the decoded images, memory-mapped: a later run decodes nothing
   } else if (!writable(f.data)) {
     o.stats_dir = std::filesystem::temp_directory_path().string();
   }

@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "common.h"
+#include "gpunet/autocast.h"
 #include "image_data.h"
 #include "train_dist.h"
 #include "train_options.h"
@@ -33,6 +35,13 @@ TrainingData open_data(const TrainOptions& opt, const Say& say) {
   f.skip_bad = opt.skip_bad_images;
   f.quiet = opt.quiet;
   TrainingData d = open_training_data(f);
+  if (!opt.resume.empty()) {  // the checkpoint's class names (train_checkpoint.cpp) must still be the data's
+    const DataMeta m = read_data_meta(opt.resume);
+    if (m.found && m.classes != d.meta.classes)
+      throw InputError("--resume " + opt.resume + ": the checkpoint was trained on the classes " +
+                       nlohmann::json(m.classes).dump() + ", the data now has " + nlohmann::json(d.meta.classes).dump() +
+                       "; resume with the same data");
+  }
   if (opt.world_rank == 0) {  // data parallel: rank 0 speaks
     if (d.sample) std::fprintf(stderr, "%s\n", d.note.c_str());
     if (!opt.data.empty()) say(d.summary);
@@ -73,7 +82,7 @@ class TrainRun {
         at_(resumed_ ? restore(*resumed_, *net_, *optimizer_, loader_, step_) : Position{}),
         metrics_(opt_.metrics, resumed_.has_value()),
         divergence_(opt_, *net_, step_),
-        checkpoints_(opt_, *net_, *optimizer_, loader_, step_, divergence_),
+        checkpoints_(opt_, *net_, *optimizer_, loader_, step_, divergence_, data_metadata(data_.meta)),
         progress_(opt_, planned_steps(), at_.steps),
         log_(opt_, step_, *optimizer_, metrics_, divergence_, progress_, tb) {
     // Over every planned epoch (--max-steps stops early, like an interrupt); after restore().
@@ -181,7 +190,10 @@ int run_train_process(const TrainOptions& o, DistRun* dist) {
   const Say say{o.quiet};
   std::string why;
   const Device device = choose_device(o.device, &why);
+  const Precision precision = parse_precision(o.precision, device);  // fp16 on the CPU: GPU-only, exit 2
   say(why);
+  if (precision == Precision::BF16 && o.world_rank == 0) say("bf16 on the CPU, " + cpu_bf16_mode());
+  const Autocast autocast(precision);  // the whole run: training steps and evaluations
   io::EventWriter tb = o.world_rank == 0 ? open_tensorboard(o) : io::EventWriter();  // rank 0 writes
   TrainRun run(o, device, say, tb);
   if (dist) run.attach(*dist);

@@ -1,6 +1,7 @@
 // `gpunet train --checkpoint FILE`: what a training checkpoint holds and when it is written.
 // It holds everything --resume needs to continue bit for bit (train_resume.cpp reads it back):
-// weights, optimizer state, the run settings, the loader's position and the running loss.
+// weights, optimizer state, the run settings, the loader's position and the running loss; and
+// the data's class names, image size and normalisation (as --save), for eval and predict.
 #include <cstdio>
 
 #include "train_run.h"
@@ -17,13 +18,16 @@ std::string fmt_double(double v) {  // round-trips exactly
 }  // namespace
 
 CheckpointPolicy::CheckpointPolicy(const TrainOptions& opt, const nn::Module& net, const optim::Optimizer& optimizer,
-                                   const data::DataLoader& loader, const TrainStep& step, const Divergence& divergence)
-    : opt_(opt), net_(net), optimizer_(optimizer), loader_(loader), step_(step), divergence_(divergence) {}
+                                   const data::DataLoader& loader, const TrainStep& step, const Divergence& divergence,
+                                   std::map<std::string, std::string> metadata)
+    : opt_(opt), net_(net), optimizer_(optimizer), metadata_(std::move(metadata)), loader_(loader), step_(step),
+      divergence_(divergence) {}
 
 void CheckpointPolicy::save(int64_t steps) const {
   io::TrainState st;
   st.model = net_.state_dict();
   st.optimizer = optimizer_.state_tensors();
+  st.metadata = metadata_;  // the class names etc., as --save writes them: eval and predict read either file
   st.scalars = run_settings(opt_);
   for (auto& [k, v] : optimizer_.state_scalars()) st.scalars[k] = v;
   st.scalars["epoch"] = std::to_string(loader_.epoch());

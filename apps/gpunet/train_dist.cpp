@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "gpunet/dist/startup.h"
+#include "gpunet/dist/sync_bn.h"
 #include "train_run.h"
 
 namespace gpunet::cli {
@@ -14,6 +15,9 @@ void add_dist_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--bucket-mb", o.bucket_mb, "data parallel: gradient all-reduce bucket size in MiB")->capture_default_str();
   cmd.add_flag("--no-overlap", o.no_overlap,
                "data parallel: start the all-reduces after backward instead of during it (to measure the overlap)");
+  cmd.add_flag("--sync-bn", o.sync_bn,
+               "data parallel: BatchNorm statistics over every process's batch (torch's SyncBatchNorm); default: "
+               "each process's own, as DDP");
 }
 
 }  // namespace gpunet::cli
@@ -32,6 +36,15 @@ std::unique_ptr<DistRun> DistRun::from_launcher(TrainOptions& o) {
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     o.threads = std::max(1, cores / d->pg_->local_size());
   }
+  // One GPU per process: cuda:<local rank> unless --device names one (or the CPU).
+  if ((o.device.empty() || o.device == "cuda") && cuda::device_count() > 0) {
+    const int gpus = cuda::device_count();
+    GPUNET_INPUT_CHECK(d->pg_->local_rank() < gpus, "distributed: rank ", d->pg_->rank(), " is process ",
+                       d->pg_->local_rank() + 1, " on its machine, which has ", gpus,
+                       " GPU(s); NCCL takes one GPU per process: start at most ", gpus,
+                       " processes per machine, or pass --device cpu");
+    o.device = "cuda:" + std::to_string(d->pg_->local_rank());
+  }
   d->quiet_ = o.quiet;
   d->overlap_ = !o.no_overlap;
   d->bucket_mb_ = o.bucket_mb;
@@ -46,9 +59,6 @@ std::unique_ptr<DistRun> DistRun::from_launcher(TrainOptions& o) {
 
 void DistRun::attach(const TrainOptions& o, nn::Module& net, optim::Optimizer& optimizer, int64_t train_records,
                      TrainStep& step) {
-  GPUNET_INPUT_CHECK(net.device().is_cpu(), "distributed: the model is on ", net.device().str(),
-                     "; data parallel training on GPUs needs the NCCL path, which this command does not drive yet; "
-                     "use --device cpu under mpirun");
   dist::Settings s;
   for (const auto& [key, v] : run_settings(o)) {  // named as the flags: batch_size -> --batch-size
     std::string k = key;
@@ -61,13 +71,31 @@ void DistRun::attach(const TrainOptions& o, nn::Module& net, optim::Optimizer& o
   s.emplace_back("the training records", std::to_string(train_records));
   s.emplace_back("--bucket-mb", std::to_string(o.bucket_mb));
   s.emplace_back("--no-overlap", o.no_overlap ? "1" : "0");
+  s.emplace_back("--sync-bn", o.sync_bn ? "1" : "0");
+  s.emplace_back("the device type", net.device().is_cpu() ? "cpu" : "cuda");
   s.emplace_back("--resume", o.resume.empty() ? "(none)" : "given");
   s.emplace_back("the model's parameters and buffers", dist::model_signature(net));
   dist::check_agreement(*pg_, s);
   dist::broadcast_state(*pg_, net);
   optimizer.store().set_bucket_bytes(static_cast<size_t>(o.bucket_mb * 1024 * 1024));
-  reducer_ = std::make_unique<dist::GradReducer>(*pg_, optimizer.store(), !o.no_overlap);
+  std::shared_ptr<SumGroup> group;
+  if (net.device().is_cuda()) {  // NCCL, bootstrapped over MPI; one GPU per process
+    nccl_ = std::make_unique<dist::NcclComm>(pg_.get(), net.device().index());
+    reducer_ = std::make_unique<dist::GradReducer>(*nccl_, optimizer.store(), pg_->timeout_s(), !o.no_overlap);
+    if (o.sync_bn) group = dist::stats_group(*nccl_, pg_->timeout_s());
+  } else {
+    reducer_ = std::make_unique<dist::GradReducer>(*pg_, optimizer.store(), !o.no_overlap);
+    if (o.sync_bn) group = dist::stats_group(*pg_);
+  }
   step.set_grad_sync(reducer_.get());
+  if (group) {
+    const int layers = nn::convert_sync_batchnorm(net, group);
+    if (pg_->rank() == 0 && !o.quiet)
+      std::printf(layers ? "sync batch norm: %d BatchNorm2d layer(s) normalise over the %d processes' batches\n"
+                         : "sync batch norm: the model has no BatchNorm2d layer (%d); --sync-bn changes nothing "
+                           "over the %d processes\n",
+                  layers, pg_->size());
+  }
 }
 
 int DistRun::run(const std::function<int()>& body) {

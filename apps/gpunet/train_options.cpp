@@ -43,6 +43,9 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_flag("--quiet", o.quiet, "print only the final accuracy and errors");
   cmd.add_option("--model", o.model, model_help(false))->capture_default_str();
   cmd.add_option("--cuda-graph", o.cuda_graph, graph_mode_help())->capture_default_str();
+  cmd.add_option("--precision", o.precision,
+                 "fp32, or bf16 on the CPU: conv2d and linear in bf16 with fp32 accumulation, the rest fp32")
+      ->capture_default_str();
   cmd.add_option("--lr-schedule", o.lr_schedule,
                  "learning-rate schedule over --epochs x batches per epoch (--max-steps stops early without shortening it), "
                  "stepped per optimizer step, scaling --lr: none | step:SIZE:GAMMA (StepLR) | "
@@ -58,7 +61,7 @@ void add_train_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--mean", o.mean, "normalisation mean R,G,B (default: the dataset's, computed once and cached)");
   cmd.add_option("--std", o.std_dev, "normalisation std R,G,B (default: the dataset's)");
   cmd.add_flag("--skip-bad-images", o.skip_bad_images, "skip (and count) images that cannot be decoded instead of stopping");
-  cmd.add_option("--cache", o.cache, "folder for the dataset's cached statistics (default: beside the data)");
+  cmd.add_option("--cache", o.cache, "image folders: keep the decoded images in a memory-mapped file in DIR (sets larger than memory; later runs decode nothing) and the statistics there too");
   add_recipe_flags(cmd, o);  // train_recipe.cpp
   add_dist_flags(cmd, o);    // train_dist.cpp
 }

@@ -22,6 +22,7 @@ struct TrainOptions {
   int threads = 0;
   std::string init, save, checkpoint, resume, metrics;
   std::string tensorboard;  // --tensorboard DIR: TensorBoard event files (train_tensorboard.cpp)
+  std::string precision = "fp32";   // --precision: fp32, or bf16 on the CPU (gpunet/autocast.h)
   std::string cuda_graph = "auto";  // parse_graph_mode (common.h): capture the step as a CUDA graph
   std::string lr_schedule = "none";  // optim::Schedule::parse's grammar
   int64_t schedule_steps = 0;        // the schedule's length: recorded in checkpoints; 0 = the planned steps
@@ -37,6 +38,7 @@ struct TrainOptions {
   int world_size = 1, world_rank = 0;
   double bucket_mb = 25;
   bool no_overlap = false;
+  bool sync_bn = false;  // --sync-bn: BatchNorm statistics over every process (torch's SyncBatchNorm)
   std::set<std::string> given;  // the long names of the flags given on the command line ("--seed")
 };
 
@@ -44,7 +46,7 @@ struct TrainOptions {
 std::string fmt_number(double v);
 
 void add_train_flags(CLI::App& cmd, TrainOptions& o);
-/// --bucket-mb, --no-overlap: data parallel runs under mpirun (train_dist.cpp).
+/// --bucket-mb, --no-overlap, --sync-bn: data parallel runs under mpirun (train_dist.cpp).
 void add_dist_flags(CLI::App& cmd, TrainOptions& o);
 /// --recipe, --no-augment, --no-tta (train_recipe.cpp).
 void add_recipe_flags(CLI::App& cmd, TrainOptions& o);

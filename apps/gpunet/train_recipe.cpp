@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common.h"
+#include "gpunet/autocast.h"
 #include "gpunet/data/cifar10.h"
 #include "gpunet/error.h"
 #include "gpunet/io/checkpoint.h"
@@ -26,7 +27,8 @@ namespace {
 const std::set<std::string> kRecipeFlags = {"--recipe", "--data",      "--device",  "--seed",    "--max-steps",
                                             "--no-augment", "--no-tta", "--no-shuffle", "--init", "--save",
                                             "--metrics", "--batch-size", "--epochs", "--threads", "--quiet",
-                                            "--model", "--tensorboard", "--checkpoint", "--checkpoint-every", "--resume"};
+                                            "--model", "--tensorboard", "--checkpoint", "--checkpoint-every", "--resume",
+                                            "--precision"};
 
 void check_recipe_flags(const TrainOptions& o, const ::gpunet::train::Recipe& r) {
   for (const std::string& f : o.given)
@@ -34,7 +36,7 @@ void check_recipe_flags(const TrainOptions& o, const ::gpunet::train::Recipe& r)
       throw InputError(f + " cannot be combined with --recipe " + r.name +
                        " (the recipe sets it); flags a recipe run takes: --data --device --seed --max-steps "
                        "--batch-size --epochs --no-augment --no-tta --no-shuffle --init --save --metrics --threads "
-                       "--quiet --tensorboard --checkpoint --checkpoint-every --resume");
+                       "--quiet --tensorboard --checkpoint --checkpoint-every --resume --precision");
   if (o.checkpoint_every < 0) throw InputError("--checkpoint-every " + std::to_string(o.checkpoint_every) + ": must be >= 0");
   if (o.checkpoint_every > 0 && o.checkpoint.empty()) throw InputError("--checkpoint-every needs --checkpoint FILE");
   if (!o.resume.empty() && !o.init.empty()) throw InputError("--resume and --init: the training state holds the weights; give one");
@@ -112,7 +114,10 @@ int run_train_recipe(const TrainOptions& given) {
   const train::Say say{o.quiet};
   std::string why;
   const Device device = choose_device(o.device, &why);
+  const Precision precision = parse_precision(o.precision, device);  // fp16 on the CPU: GPU-only, exit 2
   say(why);
+  if (precision == Precision::BF16) say("bf16 on the CPU, " + cpu_bf16_mode());
+  const Autocast autocast(precision);  // the whole run: whitening, steps, evaluations
   io::EventWriter tb = open_tensorboard(o);  // a folder that cannot be written stops here
   const DataChoice dc = choose_data(o.data);
   if (dc.sample) std::fprintf(stderr, "%s\n", dc.note.c_str());
@@ -227,6 +232,7 @@ int run_train_recipe(const TrainOptions& given) {
   }
   const nlohmann::json j = {{"recipe", r.name},
                             {"device", device.str()},
+                            {"precision", precision_name(precision)},
                             {"batch_size", batch},
                             {"steps", res.steps},
                             {"total_steps", res.total_steps},

@@ -97,7 +97,8 @@ class Divergence {
 class CheckpointPolicy {
  public:
   CheckpointPolicy(const TrainOptions& opt, const nn::Module& net, const optim::Optimizer& optimizer,
-                   const data::DataLoader& loader, const TrainStep& step, const Divergence& divergence);
+                   const data::DataLoader& loader, const TrainStep& step, const Divergence& divergence,
+                   std::map<std::string, std::string> metadata);
   /// After each step: --checkpoint-every (a diverged state is an error, not a save).
   void after_step(uint64_t epoch, int64_t steps) const;
   /// At the end of an epoch the loop finished.
@@ -113,6 +114,7 @@ class CheckpointPolicy {
   const TrainOptions& opt_;
   const nn::Module& net_;
   const optim::Optimizer& optimizer_;
+  const std::map<std::string, std::string> metadata_;  // the data's: class names, image size, normalisation
   const data::DataLoader& loader_;
   const TrainStep& step_;
   const Divergence& divergence_;

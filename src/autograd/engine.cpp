@@ -34,8 +34,22 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs) {
 
 void record(Tensor& out, std::shared_ptr<Node> node, std::initializer_list<const Tensor*> inputs) {
   node->inputs.clear();
-  for (const Tensor* t : inputs)
-    node->inputs.push_back(t && t->defined() && t->requires_grad() ? t->impl_ptr() : nullptr);
+  for (const Tensor* t : inputs) {
+    if (!t || !t->defined() || !t->requires_grad()) {
+      node->inputs.push_back(nullptr);
+    } else if (const auto& fn = t->impl().grad_fn) {
+      // A non-leaf: the backward pass needs only its grad_fn, so the edge is a TensorImpl without
+      // storage. Holding the input itself kept every intermediate of the forward pass alive
+      // until backward (airbench94 at batch 1024: each conv output before its max-pool, 0.5 GB).
+      auto edge = std::make_shared<TensorImpl>();
+      edge->dtype = t->dtype();
+      edge->requires_grad = true;
+      edge->grad_fn = fn;
+      node->inputs.push_back(std::move(edge));
+    } else {
+      node->inputs.push_back(t->impl_ptr());  // a leaf: the engine accumulates into its .grad
+    }
+  }
   out.impl().grad_fn = std::move(node);
   out.impl().requires_grad = true;
 }

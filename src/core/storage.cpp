@@ -1,5 +1,7 @@
 #include "core/device_api.h"
+#include "core/host_stats.h"
 #include "gpunet/tensor.h"
+#include "gpunet/host_memory.h"
 
 namespace gpunet {
 
@@ -55,6 +57,8 @@ void empty_cache(Device device) {
 #endif
   if (device.is_cpu()) detail::cpu_empty_cache();
 }
+size_t host_peak_reserved() { return detail::cpu_peak_reserved(); }
+size_t peak_rss_bytes() { return detail::peak_rss_bytes(); }
 }  // namespace memory
 
 }  // namespace gpunet

@@ -68,13 +68,12 @@ std::vector<uint8_t> resize_center_crop(const DecodedImage& img, int size) {
   return out;
 }
 
-DecodedSet decode_files(const std::vector<std::string>& files, int size, int threads, bool progress) {
+void decode_files_into(const std::vector<std::string>& files, int size, int threads, bool progress, uint8_t* out,
+                       std::vector<bool>& ok_out, std::vector<std::string>& errors) {
   const int64_t n = static_cast<int64_t>(files.size());
   const int64_t rec = int64_t(3) * size * size;
-  DecodedSet out;
-  out.images.assign(static_cast<size_t>(n * rec), 0);
-  out.ok.assign(files.size(), false);
-  out.errors.assign(files.size(), "");
+  ok_out.assign(files.size(), false);
+  errors.assign(files.size(), "");
   std::vector<char> ok(files.size(), 0);  // written by the workers (vector<bool> is not thread-safe)
   int nt = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   nt = static_cast<int>(std::min<int64_t>(nt, std::max<int64_t>(n, 1)));
@@ -85,10 +84,10 @@ DecodedSet decode_files(const std::vector<std::string>& files, int size, int thr
     for (int64_t i; (i = next.fetch_add(1)) < n;) {
       try {
         const std::vector<uint8_t> r = resize_center_crop(decode_image(files[i], 3), size);
-        std::copy(r.begin(), r.end(), out.images.begin() + i * rec);
+        std::copy(r.begin(), r.end(), out + i * rec);
         ok[i] = 1;
       } catch (const std::exception& e) {
-        out.errors[i] = e.what();
+        errors[i] = e.what();
       }
       g_decoded.fetch_add(1);
       const int64_t d = done.fetch_add(1) + 1;
@@ -100,7 +99,13 @@ DecodedSet decode_files(const std::vector<std::string>& files, int size, int thr
   work(true);
   for (auto& t : pool) t.join();
   bar.update(n);
-  for (size_t i = 0; i < ok.size(); ++i) out.ok[i] = ok[i] != 0;
+  for (size_t i = 0; i < ok.size(); ++i) ok_out[i] = ok[i] != 0;
+}
+
+DecodedSet decode_files(const std::vector<std::string>& files, int size, int threads, bool progress) {
+  DecodedSet out;
+  out.images.assign(files.size() * static_cast<size_t>(3) * size * size, 0);
+  decode_files_into(files, size, threads, progress, out.images.data(), out.ok, out.errors);
   return out;
 }
 

@@ -1,4 +1,5 @@
-// The one place stb_image and stb_image_resize are compiled (STB_*_IMPLEMENTATION).
+// The one place stb_image and stb_image_resize are compiled (STB_*_IMPLEMENTATION), and
+// decode_image's dispatch to the decoder of each format (data/image_codecs.h).
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
@@ -17,10 +18,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
+#include <cctype>
 #include <iterator>
 #include <memory>
 #include <vector>
 
+#include "data/image_codecs.h"
 #include "gpunet/data/image_folder.h"
 #include "gpunet/error.h"
 
@@ -67,25 +71,32 @@ bool jpeg_has_oversized_huffman_table(const std::vector<uint8_t>& bytes) {
 
 }  // namespace
 
-DecodedImage decode_image(const std::string& path, int channels) {
-  GPUNET_CHECK(channels >= 1 && channels <= 4, "decode_image: channels must be 1-4, got ", channels);
-  std::error_code ec;
-  GPUNET_INPUT_CHECK(std::filesystem::is_regular_file(path, ec), path, ": no such image file");
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  GPUNET_INPUT_CHECK(!ec && size < (uintmax_t{1} << 31), path, ": the image file is larger than 2 GB or unreadable");
-  std::ifstream in(path, std::ios::binary);
-  GPUNET_INPUT_CHECK(in, path, ": cannot open the image file (check its permissions)");
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (jpeg_has_oversized_huffman_table(bytes))
-    throw InputError(detail::cat(path, ": cannot decode the image (corrupt JPEG: a Huffman table with more than 256 codes)"));
-  int w = 0, h = 0, c = 0;
-  // A few header bytes can declare a huge image, which stb_image would allocate and fill
-  // (found by fuzzing): read the declared size first and refuse more than kMaxImagePixels.
-  if (stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c) &&
-      static_cast<int64_t>(w) * h > kMaxImagePixels)
+namespace codec {
+
+bool has_image_extension(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+}
+
+bool is_jpeg(const std::vector<uint8_t>& b) { return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
+bool is_png(const std::vector<uint8_t>& b) {
+  static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  return b.size() >= 8 && std::equal(sig, sig + 8, b.begin());
+}
+
+void refuse_huge(const std::string& path, int64_t w, int64_t h) {
+  if (w * h > kMaxImagePixels)
     throw InputError(detail::cat(path, ": cannot decode the image (its header declares ", w, "x", h,
                                  " pixels, more than the ", kMaxImagePixels,
                                  " gpunet decodes); expected a PNG, JPEG or BMP file of at most 8192x8192"));
+}
+
+DecodedImage decode_stb(const std::vector<uint8_t>& bytes, const std::string& path, int channels) {
+  if (jpeg_has_oversized_huffman_table(bytes))
+    throw InputError(detail::cat(path, ": cannot decode the image (corrupt JPEG: a Huffman table with more than 256 codes)"));
+  int w = 0, h = 0, c = 0;
+  if (stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c)) refuse_huge(path, w, h);
   std::unique_ptr<stbi_uc, void (*)(void*)> px(
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c, channels), &stbi_image_free);
   if (!px)
@@ -101,6 +112,46 @@ DecodedImage decode_image(const std::string& path, int channels) {
   img.c = channels;
   img.data.assign(px.get(), px.get() + static_cast<size_t>(w) * h * channels);
   return img;
+}
+
+DecodedImage decode(const std::vector<uint8_t>& bytes, const std::string& path, Codec c, int channels) {
+  GPUNET_CHECK(channels >= 1 && channels <= 4, "decode_image: channels must be 1-4, got ", channels);
+  if (c == Codec::Auto) {
+    // JPEG: libjpeg-turbo, 1.5-1.7x stb_image's speed. PNG stays with stb_image: libpng was
+    // slower on the same files (0.6-0.9x, docs/PERFORMANCE.md, bench/image_decoders.cpp).
+    c = channels == 3 && is_jpeg(bytes) && have_libjpeg() ? Codec::LibJpeg : Codec::Stb;
+    if (c != Codec::Stb) {
+      // The same refusals as stb_image's route, from the header, before the library allocates.
+      if (jpeg_has_oversized_huffman_table(bytes))
+        throw InputError(detail::cat(path, ": cannot decode the image (corrupt JPEG: a Huffman table with more than 256 codes)"));
+      int w = 0, h = 0, k = 0;
+      if (stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &k)) refuse_huge(path, w, h);
+      DecodedImage img = c == Codec::LibJpeg ? decode_libjpeg(bytes, path) : decode_libpng(bytes, path);
+      return img.w > 0 ? img : decode_stb(bytes, path, channels);  // a layout the library's RGB path lacks
+    }
+  }
+  GPUNET_CHECK(c == Codec::Stb || channels == 3, "decode: the libraries decode to 3 channels only");
+  switch (c) {
+    case Codec::LibJpeg: return decode_libjpeg(bytes, path);
+    case Codec::LibPng: return decode_libpng(bytes, path);
+    default: return decode_stb(bytes, path, channels);
+  }
+}
+
+}  // namespace codec
+
+DecodedImage decode_image(const std::string& path, int channels) {
+  GPUNET_CHECK(channels >= 1 && channels <= 4, "decode_image: channels must be 1-4, got ", channels);
+  std::error_code ec;
+  GPUNET_INPUT_CHECK(std::filesystem::is_regular_file(path, ec), path, ": no such image file");
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  GPUNET_INPUT_CHECK(!ec && size < (uintmax_t{1} << 31), path, ": the image file is larger than 2 GB or unreadable");
+  std::ifstream in(path, std::ios::binary);
+  GPUNET_INPUT_CHECK(in, path, ": cannot open the image file (check its permissions)");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  bytes.resize(static_cast<size_t>(in.gcount()));
+  return codec::decode(bytes, path, codec::Codec::Auto, channels);
 }
 
 DecodedImage resize_image(const DecodedImage& img, int w, int h) {

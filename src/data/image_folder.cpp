@@ -1,24 +1,14 @@
 // ImageFolder: root/<class>/<image files>, decoded into the dataset layout.
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
 
 #include "gpunet/data/image_folder.h"
+#include "data/image_codecs.h"
 #include "gpunet/error.h"
 
 namespace fs = std::filesystem;
 
 namespace gpunet::data {
-namespace {
-
-bool is_image(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
-}
-
-}  // namespace
-
 ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opts) {
   GPUNET_CHECK(opts.size > 0, "ImageFolder: size must be positive, got ", opts.size);
   std::error_code ec;
@@ -38,7 +28,7 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opts
     classes.push_back(class_dirs[k].filename().string());
     std::vector<fs::path> imgs;
     for (const auto& e : fs::directory_iterator(class_dirs[k], ec))
-      if (e.is_regular_file() && is_image(e.path())) imgs.push_back(e.path());
+      if (e.is_regular_file() && codec::has_image_extension(e.path().string())) imgs.push_back(e.path());
     std::sort(imgs.begin(), imgs.end());
     for (const auto& p : imgs) {
       files_.push_back(p.string());

@@ -12,18 +12,14 @@
 #include "gpunet/data/cifar10.h"
 #include "gpunet/data/image_set.h"
 #include "gpunet/data/loader.h"
+#include "data/image_codecs.h"
+#include "data/image_disk_cache.h"
 #include "gpunet/error.h"
 
 namespace fs = std::filesystem;
 
 namespace gpunet::data {
 namespace {
-
-bool is_image(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
-}
 
 std::vector<fs::path> subdirs(const fs::path& dir) {
   std::vector<fs::path> v;
@@ -91,6 +87,11 @@ void write_stats(const std::string& path, int64_t n, const std::vector<float>& m
   if (ec) fs::remove(tmp, ec);
 }
 
+[[noreturn]] void throw_bad(const std::string& dir, size_t bad, size_t total) {
+  throw InputError(gpunet::detail::cat(dir, ": ", bad, " of ", total,
+                                       " images cannot be decoded (listed above); fix or remove them, or pass --skip-bad-images"));
+}
+
 }  // namespace
 
 int64_t ClassFolders::count() const {
@@ -128,7 +129,7 @@ ClassFolders list_class_folders(const std::string& dir) {
     std::vector<std::string> imgs;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(d, ec))
-      if (e.is_regular_file(ec) && is_image(e.path())) imgs.push_back(e.path().string());
+      if (e.is_regular_file(ec) && codec::has_image_extension(e.path().string())) imgs.push_back(e.path().string());
     GPUNET_INPUT_CHECK(!imgs.empty(), d.string(), ": the class folder holds no .png/.jpg/.jpeg image; add images or remove it");
     std::sort(imgs.begin(), imgs.end());
     cf.classes.push_back(d.filename().string());
@@ -190,18 +191,41 @@ ImageSet open_image_set(const std::string& dir, const ImageSetOptions& o) {
     }
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const DecodedSet dec = decode_files(files, o.size, o.threads, o.progress);
+  int64_t skipped = 0;
+  std::string cache_line;
+  if (!o.cache_dir.empty()) {
+    // Train records first, then val, decoded into the mapped file (or read back from it).
+    std::vector<std::string> ordered;
+    std::vector<uint8_t> ordered_labels;
+    for (const auto* idx : {&train_idx, &val_idx})
+      for (int64_t i : *idx) {
+        ordered.push_back(files[i]);
+        ordered_labels.push_back(labels[i]);
+      }
+    detail::CachedSets c = detail::open_disk_cache(dir, ordered, ordered_labels, static_cast<int64_t>(train_idx.size()), classes, o);
+    if (!c.note.empty()) std::fprintf(stderr, "gpunet: %s\n", c.note.c_str());
+    for (const std::string& e : c.errors) std::fprintf(stderr, "gpunet: bad image: %s\n", e.c_str());
+    set.bad_files = c.bad_files;
+    if (!c.train) throw_bad(dir, set.bad_files.size(), files.size());
+    set.train = c.train;
+    set.val = c.val;
+    skipped = c.bad;
+    cache_line = c.hit ? "read " + std::to_string(set.train->n + set.val->n) + " decoded images from the cache " + c.path +
+                             " (decoded nothing)"
+                       : "cached in " + c.path;
+  } else {
+    const DecodedSet dec = decode_files(files, o.size, o.threads, o.progress);
+    for (size_t i = 0; i < files.size(); ++i)
+      if (!dec.ok[i]) {
+        std::fprintf(stderr, "gpunet: bad image: %s\n", dec.errors[i].c_str());
+        set.bad_files.push_back(files[i]);
+      }
+    if (!set.bad_files.empty() && !o.skip_bad) throw_bad(dir, set.bad_files.size(), files.size());
+    set.train = make_dataset(classes, labels, dec, train_idx, o.size);
+    set.val = make_dataset(classes, labels, dec, val_idx, o.size);
+    skipped = static_cast<int64_t>(set.bad_files.size());
+  }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  for (size_t i = 0; i < files.size(); ++i)
-    if (!dec.ok[i]) {
-      std::fprintf(stderr, "gpunet: bad image: %s\n", dec.errors[i].c_str());
-      set.bad_files.push_back(files[i]);
-    }
-  if (!set.bad_files.empty() && !o.skip_bad)
-    throw InputError(detail::cat(dir, ": ", set.bad_files.size(), " of ", files.size(),
-                                 " images cannot be decoded (listed above); fix or remove them, or pass --skip-bad-images"));
-  set.train = make_dataset(classes, labels, dec, train_idx, o.size);
-  set.val = make_dataset(classes, labels, dec, val_idx, o.size);
   GPUNET_INPUT_CHECK(set.train->n + set.val->n > 0, dir, ": no image could be decoded");
   if (!o.eval_only) {
     GPUNET_INPUT_CHECK(set.train->n > 0, dir, ": no training images (--val-split ", o.val_split, " holds out all of them)");
@@ -213,13 +237,13 @@ ImageSet open_image_set(const std::string& dir, const ImageSetOptions& o) {
       write_stats(sp, set.train->n, set.mean, set.std);
     }
   }
-  set.summary = detail::cat(layout_name(set.layout), ": ", set.train->n, " train + ", set.val->n, " val images, ",
+  set.summary = gpunet::detail::cat(layout_name(set.layout), ": ", set.train->n, " train + ", set.val->n, " val images, ",
                             classes.size(), " classes");
-  if (!set.bad_files.empty()) set.summary += detail::cat(" (", set.bad_files.size(), " unreadable images skipped)");
+  if (skipped > 0) set.summary += gpunet::detail::cat(" (", skipped, " unreadable images skipped)");
   char rate[96];
   std::snprintf(rate, sizeof rate, "decoded %zu images in %.2f s (%.0f images/s)", files.size(), secs,
                 static_cast<double>(files.size()) / std::max(secs, 1e-9));
-  set.decode_line = rate;
+  set.decode_line = cache_line.rfind("read ", 0) == 0 ? cache_line : cache_line.empty() ? rate : rate + ("; " + cache_line);
   return set;
 }
 

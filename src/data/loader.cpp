@@ -62,7 +62,7 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, uint64_t epoch)
 // ---- DeviceDataset ------------------------------------------------------------------------
 DeviceDataset::DeviceDataset(const ImageDataset& data, Device device) {
   data.check();
-  images_ = Tensor::from_blob(data.images.data(), {data.n, data.c, data.h, data.w}, DType::UInt8, device);
+  images_ = Tensor::from_blob(data.image_data(), {data.n, data.c, data.h, data.w}, DType::UInt8, device);
   labels_ = Tensor::from_blob(data.labels.data(), {data.n}, DType::UInt8, device);
 }
 
@@ -174,7 +174,7 @@ DataLoader::DataLoader(std::shared_ptr<const ImageDataset> data, LoaderOptions o
   GPUNET_INPUT_CHECK(data_->n >= opts_.num_replicas, "DataLoader: ", data_->n, " records for ", opts_.num_replicas,
                      " processes; every process needs at least one record (use fewer processes)");
   const Shape xs{opts_.batch_size, data_->c, data_->h, data_->w};
-  const size_t bytes = data_->images.size() + data_->labels.size();
+  const size_t bytes = static_cast<size_t>(data_->image_bytes()) + data_->labels.size();
   bool resident = opts_.residency == Residency::Device ||
                   (opts_.residency == Residency::Auto && opts_.device.is_cuda() && bytes <= kMaxResidentBytes);
   if (resident) {
@@ -257,7 +257,7 @@ void DataLoader::ensure_permutation() {
 void DataLoader::fill(Slot& s, uint64_t epoch, int64_t index) {
   const ops::detail::BatchParams p = make_params(opts_.transforms, data_->c, data_->h, data_->w, aug_seed(),
                                                  epoch, index * opts_.batch_size);
-  ops::detail::gather_batch(Device::cpu(), p, batch_len(index), data_->images.data(), data_->labels.data(),
+  ops::detail::gather_batch(Device::cpu(), p, batch_len(index), data_->image_data(), data_->labels.data(),
                             perm_.data() + index * opts_.batch_size, s.x.data<float>(), s.y.data<int64_t>());
 }
 

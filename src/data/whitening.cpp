@@ -73,7 +73,8 @@ std::vector<double> patch_covariance(const ImageDataset& data, const Transforms&
   return cov;
 }
 
-Whitening whitening_from_covariance(const std::vector<double>& covariance, int C, int kernel_size, double eps) {
+Whitening whitening_from_covariance(const std::vector<double>& covariance, int C, int kernel_size, double eps,
+                                    bool descending) {
   const int k = kernel_size, D = C * k * k;
   GPUNET_INPUT_CHECK(C >= 1 && k >= 1, "whitening: needs C >= 1 and a kernel size >= 1, got C=", C, ", k=", k);
   GPUNET_INPUT_CHECK(covariance.size() == static_cast<size_t>(D) * D, "whitening: a ", D, "x", D, " covariance needs ",
@@ -91,7 +92,7 @@ Whitening whitening_from_covariance(const std::vector<double>& covariance, int C
   const double largest = std::abs(vals[static_cast<size_t>(D - 1)]);
   std::vector<float> f(static_cast<size_t>(2) * D * D);
   for (int i = 0; i < D; ++i) {
-    const int col = D - 1 - i;  // descending
+    const int col = descending ? D - 1 - i : i;
     const double lambda = vals[static_cast<size_t>(col)];
     w.eigenvalues.push_back(lambda);
     const double denom = lambda + eps;
@@ -113,7 +114,8 @@ Whitening whitening_from_covariance(const std::vector<double>& covariance, int C
 
 Whitening whitening_filters(const ImageDataset& data, const Transforms& t, const WhiteningOptions& o) {
   Whitening w =
-      whitening_from_covariance(patch_covariance(data, t, o.max_images, o.kernel_size), data.c, o.kernel_size, o.eps);
+      whitening_from_covariance(patch_covariance(data, t, o.max_images, o.kernel_size), data.c, o.kernel_size, o.eps,
+                                o.descending);
   w.images = std::min(data.n, o.max_images);
   return w;
 }

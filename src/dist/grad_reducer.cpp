@@ -11,10 +11,17 @@ double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock:
 }  // namespace
 
 GradReducer::GradReducer(ProcessGroup& pg, optim::ParamStore& store, bool overlap)
-    : pg_(pg), store_(store), overlap_(overlap) {
+    : pg_(&pg), store_(store), overlap_(overlap) {
   GPUNET_INPUT_CHECK(store.device().is_cpu(),
                      "GradReducer: the parameters are on ", store.device().str(),
                      "; the MPI gradient all-reduce takes CPU parameters (GPU gradients go over NCCL)");
+  refresh();
+}
+
+GradReducer::GradReducer(NcclComm& comm, optim::ParamStore& store, double timeout_s, bool overlap)
+    : nccl_(&comm), timeout_s_(timeout_s), store_(store), overlap_(overlap) {
+  GPUNET_INPUT_CHECK(store.device() == Device::cuda(comm.device()), "GradReducer: the parameters are on ",
+                     store.device().str(), "; this NCCL communicator is on cuda:", comm.device());
   refresh();
 }
 
@@ -36,9 +43,10 @@ void GradReducer::start(size_t b) {
   Tensor g = store_.bucket_grads(b);
   {
     NoGradGuard no_grad;
-    g.copy_(ops::mul(g, 1.0 / pg_.size()));  // DDP divides, then sums: the mean over the ranks
+    g.copy_(ops::mul(g, 1.0 / world()));  // DDP divides, then sums: the mean over the ranks
   }
-  pg_.iallreduce_sum_start(g);
+  if (pg_) pg_->iallreduce_sum_start(g);
+  else nccl_->allreduce_sum(g);  // its own stream, after the kernels queued so far (the bucket's)
   ++stats_.buckets;
 }
 
@@ -60,7 +68,7 @@ void GradReducer::on_leaf(const TensorImpl* leaf) {
     start(next_++);
     ++stats_.buckets_early;
   }
-  pg_.progress();
+  if (pg_) pg_->progress();
 }
 
 void GradReducer::after_backward() {
@@ -68,7 +76,8 @@ void GradReducer::after_backward() {
   const double t1 = now_s();
   stats_.backward_s += t1 - t_backward0_;
   while (next_ < num_buckets_) start(next_++);  // parameters backward did not reach, or no overlap
-  pg_.wait_all("the gradient all-reduce");
+  if (pg_) pg_->wait_all("the gradient all-reduce");
+  else nccl_->wait(timeout_s_);
   stats_.wait_s += now_s() - t1;
   ++stats_.steps;
 }

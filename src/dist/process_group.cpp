@@ -93,24 +93,34 @@ ProcessGroup::~ProcessGroup() {
   if (!finalized) MPI_Finalize();
 }
 
-void ProcessGroup::wait_all(const char* what) {
-  auto& reqs = impl_->pending;
+// Polls `reqs` until they complete; DistError after `timeout_s` (a lost peer never answers).
+static void poll(std::vector<MPI_Request>& reqs, const char* what, int rank, int size, double timeout_s) {
   if (reqs.empty()) return;
   const auto t0 = std::chrono::steady_clock::now();
   auto nap = std::chrono::microseconds(2);
   for (;;) {
     int done = 0;
-    check(MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &done, MPI_STATUSES_IGNORE), what, rank_);
+    check(MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &done, MPI_STATUSES_IGNORE), what, rank);
     if (done) break;
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (waited > timeout_s_)
-      throw DistError(detail::cat("distributed: rank ", rank_, " waited ", static_cast<int>(waited), " s in ", what,
-                                  " without an answer from the other ", size_ - 1,
+    if (waited > timeout_s)
+      throw DistError(detail::cat("distributed: rank ", rank, " waited ", static_cast<int>(waited), " s in ", what,
+                                  " without an answer from the other ", size - 1,
                                   " rank(s): a rank was lost or stopped (GPUNET_DIST_TIMEOUT_S sets the limit)"));
     std::this_thread::sleep_for(nap);  // leave the cores to the other ranks' compute
     nap = std::min(nap * 2, std::chrono::microseconds(500));
   }
   reqs.clear();
+}
+
+void ProcessGroup::wait_all(const char* what) { poll(impl_->pending, what, rank_, size_, timeout_s_); }
+
+void ProcessGroup::allreduce_sum(std::vector<double>& v) {
+  std::vector<MPI_Request> one(1);
+  check(MPI_Iallreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD,
+                       one.data()),
+        "an all-reduce", rank_);
+  poll(one, "the batch-norm statistics all-reduce", rank_, size_, timeout_s_);
 }
 
 void ProcessGroup::progress() {
@@ -206,6 +216,7 @@ void ProcessGroup::broadcast_bytes(void*, size_t, int) { no_mpi(); }
 void ProcessGroup::broadcast(Tensor&, int) { no_mpi(); }
 void ProcessGroup::iallreduce_sum_start(Tensor&) { no_mpi(); }
 void ProcessGroup::allreduce_sum(Tensor&) { no_mpi(); }
+void ProcessGroup::allreduce_sum(std::vector<double>&) { no_mpi(); }
 std::vector<std::string> ProcessGroup::allgather(const std::string&) { no_mpi(); }
 void ProcessGroup::abort(int code) { std::_Exit(code); }
 

@@ -169,6 +169,11 @@ void save_train_state(const std::string& path, const TrainState& state) {
   nlohmann::json scalars = nlohmann::json::object();
   for (const auto& [k, v] : state.scalars) scalars[k] = v;
   auto md = base_metadata();
+  for (const auto& [k, v] : state.metadata) {
+    GPUNET_CHECK(k != kTrainState && k != kOptimizerFile && k != kSaveId && !md.count(k), "save_train_state: metadata key '", k,
+                 "' is reserved");
+    md[k] = v;
+  }
   md[kTrainState] = scalars.dump();
   md[kOptimizerFile] = optim_name;
   md[kSaveId] = id;

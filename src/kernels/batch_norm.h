@@ -27,6 +27,25 @@ void batch_norm_forward(const BatchNormShape& s, const T* x, const T* weight, co
 template <typename T>
 void batch_norm_backward(const BatchNormShape& s, const T* x, const T* weight, const T* save_mean,
                          const T* save_invstd, bool use_batch_stats, const T* dout, T* dx, T* dweight, T* dbias);
+// Per-channel sums over N, H and W, accumulated in double, for batch statistics shared between
+// processes (sync batch norm): out[c] = sum x when center is null, else sum (x - center[c])^2.
+template <typename T>
+void batch_norm_channel_sums(const BatchNormShape& s, const T* x, const double* center, double* out);
+// out = (x - mean) * invstd * weight + bias with given per-channel statistics (double, C each);
+// save_mean/save_invstd (C) receive them rounded. weight/bias may be null (1 and 0).
+template <typename T>
+void batch_norm_apply(const BatchNormShape& s, const T* x, const T* weight, const T* bias, const double* mean,
+                      const double* invstd, T* out, T* save_mean, T* save_invstd);
+// The local sums of the backward, in double: out[c] = sum dout, out[C + c] = sum dout * xhat,
+// xhat = (x - save_mean) * save_invstd.
+template <typename T>
+void batch_norm_backward_sums(const BatchNormShape& s, const T* x, const T* save_mean, const T* save_invstd,
+                              const T* dout, double* out);
+// dx = weight * invstd * (dout - sums[c] / count - xhat * sums[C + c] / count), with the sums
+// (of dout and dout * xhat) and the count over every process's batch.
+template <typename T>
+void batch_norm_backward_apply(const BatchNormShape& s, const T* x, const T* weight, const T* save_mean,
+                               const T* save_invstd, const T* dout, const double* sums, double count, T* dx);
 }  // namespace cpu
 
 namespace cuda {
@@ -36,6 +55,14 @@ void batch_norm_forward(const BatchNormShape& s, const float* x, const float* we
 void batch_norm_backward(const BatchNormShape& s, const float* x, const float* weight, const float* save_mean,
                          const float* save_invstd, bool use_batch_stats, const float* dout, float* dx,
                          float* dweight, float* dbias);
+void batch_norm_channel_sums(const BatchNormShape& s, const float* x, const double* center, double* out);
+void batch_norm_apply(const BatchNormShape& s, const float* x, const float* weight, const float* bias,
+                      const double* mean, const double* invstd, float* out, float* save_mean, float* save_invstd);
+void batch_norm_backward_sums(const BatchNormShape& s, const float* x, const float* save_mean,
+                              const float* save_invstd, const float* dout, double* out);
+void batch_norm_backward_apply(const BatchNormShape& s, const float* x, const float* weight, const float* save_mean,
+                               const float* save_invstd, const float* dout, const double* sums, double count,
+                               float* dx);
 
 // cuDNN's batch norm with the same parameter lists (batch_norm_cudnn.cu): the candidate that the
 // validate-then-time benchmark bench/bn_cuda.cpp compares with the own kernels above, which

@@ -24,6 +24,16 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T*
 // db: (OC) or nullptr. Each is written fresh (overwritten, not accumulated).
 template <typename T>
 void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dout, T* dx, T* dw, T* db);
+
+// Autocast bf16 (CPU only; no CUDA twin yet): the float32 contract above, but the products in
+// bfloat16 with float32 accumulation: x, w and dout are rounded to bf16 (nearest even) on the
+// way in (inside oneDNN's reorders, or into scratch copies: kernels/cpu/bf16.h), and out, dx, dw
+// and db are written in float32. Expect a relative error of about 2^-8 * sqrt(K) against
+// float32 (K = IC*KH*KW, or N*OH*OW for dw): tests/ops/test_conv_bf16.cpp.
+//   conv2d_forward_bf16(s, x, w, b, out);
+void conv2d_forward_bf16(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out);
+void conv2d_backward_bf16(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx,
+                          float* dw, float* db);
 }  // namespace cpu
 
 namespace cpu::reference {

@@ -11,6 +11,13 @@ void linear_forward(int N, int IN, int OUT, const T* x, const T* w, const T* b, 
 // dout: (N, OUT) -> dx: (N, IN) or nullptr, dw: (OUT, IN) or nullptr, db: (OUT) or nullptr (fresh).
 template <typename T>
 void linear_backward(int N, int IN, int OUT, const T* x, const T* w, const T* dout, T* dx, T* dw, T* db);
+
+// Autocast bf16 (CPU only): the float32 contract above with x, w and dout rounded to bfloat16
+// (nearest even) into scratch copies, then OpenBLAS sgemm: bf16 products (exact in float32),
+// float32 accumulation; out, dx, dw and db in float32.
+void linear_forward_bf16(int N, int IN, int OUT, const float* x, const float* w, const float* b, float* out);
+void linear_backward_bf16(int N, int IN, int OUT, const float* x, const float* w, const float* dout, float* dx,
+                          float* dw, float* db);
 }  // namespace cpu
 
 namespace cuda {

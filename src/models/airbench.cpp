@@ -1,9 +1,11 @@
 #include "gpunet/models/airbench.h"
 
+#include <cmath>
 #include <vector>
 
 #include "gpunet/autograd.h"
 #include "gpunet/error.h"
+#include "gpunet/nn/cnn_layers.h"
 
 namespace gpunet::models {
 namespace {
@@ -52,15 +54,35 @@ Airbench94::Airbench94(Generator& gen, Airbench94Options o) : opts_(o) {
   for (int w : o.widths) GPUNET_INPUT_CHECK(w >= 1, "Airbench94: group widths must be >= 1, got ", w);
   GPUNET_INPUT_CHECK(o.head_scale > 0, "Airbench94: head_scale must be > 0, got ", o.head_scale);
   whiten = register_module("whiten", std::make_shared<nn::Conv2d>(3, 24, 2, 1, 0, true, gen));
-  {
+  if (!o.whiten_bias_default) {
     NoGradGuard g;
     whiten->bias.fill_(0.0);
   }
   whiten->weight.requires_grad_(false);
-  group1 = register_module("group1", std::make_shared<AirbenchConvGroup>(24, o.widths[0], gen));
-  group2 = register_module("group2", std::make_shared<AirbenchConvGroup>(o.widths[0], o.widths[1], gen));
-  group3 = register_module("group3", std::make_shared<AirbenchConvGroup>(o.widths[1], o.widths[2], gen));
+  // The same draws in the same order for either layout (whiten, groups 1-3, head).
+  group1 = std::make_shared<AirbenchConvGroup>(24, o.widths[0], gen);
+  group2 = std::make_shared<AirbenchConvGroup>(o.widths[0], o.widths[1], gen);
+  group3 = std::make_shared<AirbenchConvGroup>(o.widths[1], o.widths[2], gen);
+  if (o.record_layout) {
+    layers = register_module("layers", std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+                                           std::make_shared<nn::GELU>(), group1, group2, group3,
+                                           std::make_shared<nn::MaxPool2d>(3)}));
+  } else {
+    register_module("group1", group1);
+    register_module("group2", group2);
+    register_module("group3", group3);
+  }
   head = register_module("head", std::make_shared<nn::Linear>(o.widths[2], 10, false, gen));
+  if (o.head_unit_std) {  // the record's w *= 1 / w.std() (unbiased), in double
+    const std::vector<float> w = head->weight.to_vector<float>();
+    double mean = 0, ss = 0;
+    for (float v : w) mean += v;
+    mean /= static_cast<double>(w.size());
+    for (float v : w) ss += (v - mean) * (v - mean);
+    const double sd = std::sqrt(ss / static_cast<double>(w.size() - 1));
+    NoGradGuard g;
+    head->weight.copy_(ops::mul(head->weight, 1.0 / sd));
+  }
 }
 
 Tensor Airbench94::forward(const Tensor& x) {

@@ -42,9 +42,10 @@ std::string AirbenchConvGroup::export_onnx(nn::OnnxGraph& g, const std::string& 
 
 std::string Airbench94::export_onnx(nn::OnnxGraph& g, const std::string& x) const {
   std::string h = g.gelu(g.child("whiten", *whiten, x));
-  h = g.child("group1", *group1, h);
-  h = g.child("group2", *group2, h);
-  h = g.child("group3", *group3, h);
+  const bool rec = opts_.record_layout;  // the record's names: layers.1..3
+  h = g.child(rec ? "layers.1" : "group1", *group1, h);
+  h = g.child(rec ? "layers.2" : "group2", *group2, h);
+  h = g.child(rec ? "layers.3" : "group3", *group3, h);
   h = g.flatten(g.max_pool2d(h, 3));
   return g.mul(g.child("head", *head, h), static_cast<float>(opts_.head_scale));
 }

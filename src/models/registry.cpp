@@ -160,6 +160,10 @@ const ModelRegistry& registry() {
     reg->add({"airbench94", "airbench94",
               "airbench94's net: whitening conv, three conv groups with BN and GELU, linear head (2.0M parameters)",
               [](Generator& gen) { return std::make_shared<Airbench94>(gen); }, {}});
+    reg->add({"airbench94_muon", "airbench94_muon",
+              "the Muon record's net (airbench94_muon.py): airbench94's, head x 1/256, groups named layers.1-3 "
+              "(2.0M parameters)",
+              [](Generator& gen) { return std::make_shared<Airbench94>(gen, Airbench94Options::muon_record()); }, {}});
     return reg;
   }();
   return *r;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "gpunet/ops.h"
+#include "gpunet/sync_batch_norm.h"
 #include "ops/counter.h"
 
 namespace gpunet::nn {
@@ -35,6 +36,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
     if (!momentum_) m = 1.0 / static_cast<double>(num_batches_tracked.item());
   }
   // Registered tensors are read through the module's fields, which load_state_dict/to() keep current.
+  if (training && sync_) return ops::sync_batch_norm2d(x, weight, bias, running_mean, running_var, m, eps_, sync_);
   return ops::batch_norm2d(x, weight, bias, running_mean, running_var, training, m, eps_);
 }
 
@@ -46,6 +48,16 @@ std::string BatchNorm2d::repr() const {
   os << ", affine=" << (affine_ ? "True" : "False") << ", track_running_stats=" << (track_ ? "True" : "False")
      << ")";
   return os.str();
+}
+
+int convert_sync_batchnorm(Module& model, std::shared_ptr<SumGroup> group) {
+  int changed = 0;
+  if (auto* bn = dynamic_cast<BatchNorm2d*>(&model)) {
+    bn->set_sync_group(group);
+    ++changed;
+  }
+  for (const auto& [name, child] : model.children()) changed += convert_sync_batchnorm(*child, group);
+  return changed;
 }
 
 }  // namespace gpunet::nn

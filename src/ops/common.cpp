@@ -3,6 +3,8 @@
 // here so that nothing outside ops/ and optim/ includes kernels/.
 #include "ops/common.h"
 
+#include "gpunet/autocast.h"
+
 #include <cstdint>
 
 #include "kernels/cpu/isa.h"
@@ -17,6 +19,13 @@ void check_defined(const char* op, const char* what, const Tensor& t) {
 void check_float32(const char* op, const char* what, const Tensor& t) {
   check_defined(op, what, t);
   GPUNET_CHECK(t.dtype() == DType::Float32, op, ": expected ", what, " to be float32, got ", dtype_name(t.dtype()));
+}
+
+bool autocast_bf16(const char* op, Device device) {
+  if (autocast_precision() != Precision::BF16) return false;
+  GPUNET_CHECK(device.is_cpu(), op, ": bf16 autocast has no GPU path yet (tensor on ", device.str(),
+               "); run it in fp32 on the GPU, or bf16 on the CPU");
+  return true;
 }
 
 void check_int64(const char* op, const char* what, const Tensor& t) {

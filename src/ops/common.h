@@ -26,6 +26,9 @@ void check_bias(const char* op, const Tensor& x, const Tensor& weight, const Ten
 /// Throws "<op>: dimension <v> is out of the supported range [0, 2^31)" unless v fits a
 /// kernel's 32-bit int dimension.
 int to_int(const char* op, int64_t v);
+/// True when op runs in bf16 now (gpunet::Autocast BF16 on this thread) on `device`; throws
+/// gpunet::Error naming op when that device is a GPU (no GPU bf16 path yet).
+bool autocast_bf16(const char* op, Device device);
 /// Throws "<op>: <what> has <n> elements, more than the <limit> its kernels can index" when
 /// n > limit (for kernels that index a product of int dimensions in 32 bits).
 void check_numel(const char* op, const char* what, int64_t n, int64_t limit = INT32_MAX);

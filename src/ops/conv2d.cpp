@@ -1,4 +1,5 @@
 // Front end of conv2d: checks, output allocation, dispatch, backward node.
+#include "gpunet/autocast.h"
 #include "kernels/conv2d.h"
 #include "ops/common.h"
 #include "ops/dispatch.h"
@@ -11,6 +12,7 @@ struct Conv2dNode : autograd::Node {
   kernels::Conv2dShape s{};
   Tensor x, w;  // saved inputs (contiguous)
   bool has_bias = false;
+  bool bf16 = false;  // autocast bf16 at forward time: backward in bf16 too (CPU only)
   const char* name() const override { return "conv2d"; }
   std::vector<Tensor> apply(const Tensor& g_in) override {
     GPUNET_CHECK(x.defined(), "conv2d: backward after the saved tensors were released");
@@ -21,8 +23,12 @@ struct Conv2dNode : autograd::Node {
     if (inputs[1]) dw = Tensor::empty(w.shape(), DType::Float32, dev);
     if (has_bias && inputs[2]) db = Tensor::empty({s.OC}, DType::Float32, dev);
     auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
-    GPUNET_DISPATCH("conv2d", dev, conv2d_backward, s, x.data<float>(), w.data<float>(), g.data<float>(), ptr(dx),
-                    ptr(dw), ptr(db));
+    if (bf16)
+      kernels::cpu::conv2d_backward_bf16(s, x.data<float>(), w.data<float>(), g.data<float>(), ptr(dx), ptr(dw),
+                                         ptr(db));
+    else
+      GPUNET_DISPATCH("conv2d", dev, conv2d_backward, s, x.data<float>(), w.data<float>(), g.data<float>(), ptr(dx),
+                      ptr(dw), ptr(db));
     return {dx, dw, db};
   }
   void release() override { x = w = Tensor(); }
@@ -68,14 +74,19 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int st
   const Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
   Tensor out = Tensor::empty({s.N, s.OC, s.OH, s.OW}, DType::Float32, x.device());
   const float* bp = b.defined() ? b.data<float>() : nullptr;
-  detail::note_conv2d_path(s, x.device());  // for gpunet::KernelPathLog (gpunet bench)
-  GPUNET_DISPATCH(op, x.device(), conv2d_forward, s, x.data<float>(), w.data<float>(), bp, out.data<float>());
+  const bool bf16 = detail::autocast_bf16(op, x.device());
+  detail::note_conv2d_path(s, x.device(), bf16);  // for gpunet::KernelPathLog (gpunet bench)
+  if (bf16)  // CPU only (checked): no CUDA twin to dispatch to
+    kernels::cpu::conv2d_forward_bf16(s, x.data<float>(), w.data<float>(), bp, out.data<float>());
+  else
+    GPUNET_DISPATCH(op, x.device(), conv2d_forward, s, x.data<float>(), w.data<float>(), bp, out.data<float>());
   if (autograd::needs_grad({&x_in, &w_in, &b_in})) {
     auto node = std::make_shared<Conv2dNode>();
     node->s = s;
     node->x = x.detach();
     node->w = w.detach();
     node->has_bias = b.defined();
+    node->bf16 = bf16;
     autograd::record(out, node, {&x_in, &w_in, &b_in});
   }
   return out;

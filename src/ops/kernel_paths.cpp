@@ -6,6 +6,7 @@
 
 #include "gpunet/error.h"
 #include "gpunet/kernel_paths.h"
+#include "kernels/cpu/bf16.h"
 #include "kernels/cpu/conv2d_direct.h"
 
 namespace gpunet {
@@ -45,17 +46,26 @@ void note_kernel_path(const char* op, const std::string& path, const std::string
   (device.is_cuda() ? g_paths.gpu : g_paths.cpu)[op][path].insert(shape);
 }
 
-std::string conv2d_path(const kernels::Conv2dShape& s, Device device) {
+std::string conv2d_path(const kernels::Conv2dShape& s, Device device, bool bf16) {
+  namespace d = kernels::cpu::detail;
   if (device.is_cuda()) return "cudnn";
-  return kernels::cpu::detail::conv2d_direct_supported(s) ? "direct" : "im2col+openblas";
+  if (bf16 && d::conv2d_bf16_path(s) == d::Bf16Path::Dnnl) return "onednn-bf16";
+  std::string path;
+  switch (d::conv2d_path(s)) {
+    case d::ConvAlgo::Direct: path = "direct"; break;
+    case d::ConvAlgo::Dnnl: path = "onednn"; break;
+    case d::ConvAlgo::DnnlPlain: path = "onednn-plain"; break;
+    default: path = "im2col+openblas"; break;
+  }
+  return bf16 ? path + "(bf16-rounded)" : path;
 }
 
-void note_conv2d_path(const kernels::Conv2dShape& s, Device device) {
+void note_conv2d_path(const kernels::Conv2dShape& s, Device device, bool bf16) {
   if (!kernel_paths_recording()) return;
   const std::string shape = std::to_string(s.IC) + "->" + std::to_string(s.OC) + " " + std::to_string(s.KH) + "x" +
                             std::to_string(s.KW) + " s" + std::to_string(s.stride) + " p" + std::to_string(s.pad) +
                             " on " + std::to_string(s.H) + "x" + std::to_string(s.W);
-  note_kernel_path("conv2d", conv2d_path(s, device), shape, device);
+  note_kernel_path("conv2d", conv2d_path(s, device, bf16), shape, device);
 }
 
 }  // namespace ops::detail

@@ -13,10 +13,12 @@ bool kernel_paths_recording();
 void note_kernel_path(const char* op, const std::string& path, const std::string& shape, Device device);
 
 /// The conv2d path the kernels take for shape s on device: on the CPU "direct" (the AVX
-/// kernels of conv2d_direct.cpp) or "im2col+openblas"; on a GPU "cudnn". The one place that
-/// names conv paths: a new path (oneDNN) adds its case here.
-std::string conv2d_path(const kernels::Conv2dShape& s, Device device);
+/// kernels of conv2d_direct.cpp), "onednn" / "onednn-plain" (conv2d_dnnl.cpp, blocked / plain
+/// layout) or "im2col+openblas"; under bf16 autocast "onednn-bf16" or one of the float32 paths
+/// with "(bf16-rounded)" appended (kernels/cpu/bf16.h); on a GPU "cudnn". The one place that
+/// names conv paths.
+std::string conv2d_path(const kernels::Conv2dShape& s, Device device, bool bf16 = false);
 /// conv2d_path for s, recorded when a log is alive; called by the conv2d front end.
-void note_conv2d_path(const kernels::Conv2dShape& s, Device device);
+void note_conv2d_path(const kernels::Conv2dShape& s, Device device, bool bf16 = false);
 
 }  // namespace gpunet::ops::detail

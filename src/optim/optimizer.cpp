@@ -1,6 +1,7 @@
 // The optimizer base: the parameter store, the device scalars, the step count, checkpoint slots.
 #include "gpunet/optim/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/optim.h"
@@ -68,6 +69,20 @@ void Optimizer::set_schedule(const Schedule& schedule, int64_t total_steps) {
   std::vector<double> base(G);
   for (size_t g = 0; g < G; ++g) base[g] = store_->options(g).lr;
   const std::vector<double> table = schedule.table(total_steps, base);  // checks total_steps
+  sync_device();
+  table_ = Tensor::from_vector(table, {total_steps, static_cast<int64_t>(G)}, store_->device());
+  refresh_lr();
+}
+
+void Optimizer::set_schedule(const std::vector<Schedule>& per_group, int64_t total_steps) {
+  const size_t G = store_->num_groups();
+  GPUNET_INPUT_CHECK(per_group.size() == G, "set_schedule: ", per_group.size(), " schedules for ", G,
+                     " parameter groups (one per group)");
+  std::vector<double> table(static_cast<size_t>(std::max<int64_t>(total_steps, 0)) * G);
+  for (size_t g = 0; g < G; ++g) {
+    const std::vector<double> col = per_group[g].table(total_steps, {store_->options(g).lr});  // checks total_steps
+    for (size_t t = 0; t < col.size(); ++t) table[t * G + g] = col[t];
+  }
   sync_device();
   table_ = Tensor::from_vector(table, {total_steps, static_cast<int64_t>(G)}, store_->device());
   refresh_lr();

@@ -12,7 +12,7 @@ namespace gpunet::train {
 namespace {
 
 const std::vector<Recipe>& all() {
-  static const std::vector<Recipe> list = {recipes::airbench94()};
+  static const std::vector<Recipe> list = {recipes::airbench94(), recipes::airbench94_muon()};
   return list;
 }
 
@@ -78,13 +78,25 @@ optim::Schedule lr_schedule(const Recipe& r, int64_t total) {
   return optim::Schedule::piecewise({{0.0, r.lr_start}, {warm, 1.0}, {T, r.lr_end}});
 }
 
+optim::Schedule group_lr_schedule(const Recipe& r, size_t group, int64_t total, int64_t steps_per_epoch) {
+  GPUNET_INPUT_CHECK(group < r.groups.size(), "recipe ", r.name, ": no parameter group ", group);
+  if (!r.groups[group].lr_over_frozen_span) return lr_schedule(r, total);
+  GPUNET_INPUT_CHECK(!r.frozen_after_name.empty() && r.frozen_after_epochs >= 1 && steps_per_epoch >= 1, "recipe ",
+                     r.name, ": the group '", r.groups[group].label,
+                     "' schedules its lr over the frozen-after span, but the recipe freezes nothing after an epoch");
+  return lr_schedule(r, r.frozen_after_epochs * steps_per_epoch);
+}
+
 std::vector<GroupNumbers> group_numbers(const Recipe& r, int64_t batch_size) {
   const double wd = r.decay_scale * static_cast<double>(batch_size) / r.decay_divisor;
   std::vector<GroupNumbers> out;
   for (const RecipeGroup& g : r.groups) {
+    const bool muon = g.optimizer == GroupOptimizer::Muon;
     GroupNumbers n;
-    n.lr = r.lr * g.lr_scale;
-    n.weight_decay = n.lr > 0 ? wd / n.lr : 0.0;
+    n.lr = g.lr > 0 ? g.lr : (muon ? r.muon.lr : r.lr) * g.lr_scale;
+    n.weight_decay = g.weight_decay && !muon && n.lr > 0 ? wd / n.lr : 0.0;
+    n.momentum = muon ? r.muon.momentum : r.momentum;
+    n.nesterov = muon ? r.muon.nesterov : r.nesterov;
     out.push_back(n);
   }
   return out;

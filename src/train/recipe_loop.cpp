@@ -11,6 +11,7 @@
 #include "gpunet/models/airbench.h"
 #include "gpunet/ops.h"
 #include "gpunet/optim/lookahead.h"
+#include "gpunet/optim/muon.h"
 #include "gpunet/optim/sgd.h"
 #include "gpunet/train/recipe_run.h"
 #include "ops/loss_sum.h"
@@ -26,27 +27,69 @@ double seconds_since(clock::time_point t0, Device device) {
   return std::chrono::duration<double>(clock::now() - t0).count();
 }
 
-// The recipe's parameter groups over net's trainable parameters (at this moment), in
-// named_parameters order: each goes to the first group whose name_contains it names.
-std::vector<optim::ParamGroup> make_groups(const Recipe& r, nn::Module& net, int64_t batch_size) {
-  const std::vector<GroupNumbers> nums = group_numbers(r, batch_size);
-  std::vector<optim::ParamGroup> groups(r.groups.size());
-  for (size_t g = 0; g < groups.size(); ++g) {
-    groups[g].options = optim::sgd_group({nums[g].lr, r.momentum, 0.0, nums[g].weight_decay, r.nesterov});
+// The recipe's optimizers over net's trainable parameters (at this moment), in named_parameters
+// order: each parameter goes to the first group whose name_contains its name holds; the SGD
+// groups to one optim::SGD (the module attached to it), the Muon groups to one optim::Muon. Each
+// group's lr follows its schedule (group_lr_schedule) through the optimizer's device table.
+struct RecipeOptimizers {
+  std::unique_ptr<optim::SGD> sgd;
+  std::unique_ptr<optim::Muon> muon;
+  std::vector<detail::NamedOptimizer> named() const {
+    std::vector<detail::NamedOptimizer> v;
+    if (sgd) v.push_back({"", sgd.get()});
+    if (muon) v.push_back({"muon.", muon.get()});
+    return v;
   }
+  void zero_grad() {
+    if (sgd) sgd->zero_grad();
+    if (muon) muon->zero_grad();
+  }
+  void step() {  // the reference's order: SGD, then Muon
+    if (sgd) sgd->step();
+    if (muon) muon->step();
+  }
+};
+
+RecipeOptimizers make_optimizers(const Recipe& r, nn::Module& net, int64_t batch_size, int64_t total,
+                                 int64_t steps_per_epoch) {
+  const std::vector<GroupNumbers> nums = group_numbers(r, batch_size);
+  std::vector<std::vector<Tensor>> params(r.groups.size());
   for (auto& [name, p] : net.named_parameters()) {
     if (!p.requires_grad()) continue;
-    for (size_t g = 0; g < groups.size(); ++g) {
+    for (size_t g = 0; g < r.groups.size(); ++g) {
       if (r.groups[g].name_contains.empty() || name.find(r.groups[g].name_contains) != std::string::npos) {
-        groups[g].params.push_back(p);
+        params[g].push_back(p);
         break;
       }
     }
   }
-  for (size_t g = 0; g < groups.size(); ++g)
-    GPUNET_INPUT_CHECK(!groups[g].params.empty(), "recipe ", r.name, ": the parameter group '", r.groups[g].label,
+  std::vector<optim::ParamGroup> sgd_groups, muon_groups;
+  std::vector<optim::Schedule> sgd_schedules, muon_schedules;
+  for (size_t g = 0; g < r.groups.size(); ++g) {
+    GPUNET_INPUT_CHECK(!params[g].empty(), "recipe ", r.name, ": the parameter group '", r.groups[g].label,
                        "' matches no trainable parameter of the model");
-  return groups;
+    const GroupNumbers& n = nums[g];
+    const optim::Schedule sched = group_lr_schedule(r, g, total, steps_per_epoch);
+    if (r.groups[g].optimizer == GroupOptimizer::Muon) {
+      optim::MuonOptions mo = r.muon;
+      mo.lr = n.lr, mo.momentum = n.momentum, mo.nesterov = n.nesterov;
+      muon_groups.push_back({params[g], optim::muon_group(mo)});
+      muon_schedules.push_back(sched);
+    } else {
+      sgd_groups.push_back({params[g], optim::sgd_group({n.lr, n.momentum, 0.0, n.weight_decay, n.nesterov})});
+      sgd_schedules.push_back(sched);
+    }
+  }
+  RecipeOptimizers o;
+  if (!sgd_groups.empty()) {
+    o.sgd = std::make_unique<optim::SGD>(sgd_groups, &net);
+    o.sgd->set_schedule(sgd_schedules, total);
+  }
+  if (!muon_groups.empty()) {
+    o.muon = std::make_unique<optim::Muon>(muon_groups, r.muon, o.sgd ? nullptr : &net);
+    o.muon->set_schedule(muon_schedules, total);
+  }
+  return o;
 }
 
 Tensor named_parameter(nn::Module& net, const std::string& name) {
@@ -74,13 +117,11 @@ RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const 
   net.to(o.device);
   net.train();
 
-  // The optimizer over the parameters trainable now, and the lookahead's ema taken now (before
-  // the whitening, as the reference does).
-  optim::SGD opt(make_groups(r, net, batch), &net);
-  std::vector<double> base_lrs;
-  for (size_t g = 0; g < opt.store().num_groups(); ++g) base_lrs.push_back(opt.lr(g));
-  // The lr factor per step as a device-side table the optimizer steps through (no host work).
-  opt.set_schedule(lr_schedule(r, res.total_steps), res.total_steps);
+  // The optimizers over the parameters trainable now, and the lookahead's ema taken now (before
+  // the whitening, as the reference does). The lr factor per step is a device-side table each
+  // optimizer steps through (no host work).
+  RecipeOptimizers opt = make_optimizers(r, net, batch, res.total_steps, steps_per_epoch(r, train->n, batch));
+  const double shown_lr = group_numbers(r, batch).back().lr;  // the table's lr: the last group's
   std::unique_ptr<optim::Lookahead> lookahead;
   if (r.lookahead_every > 0) lookahead = std::make_unique<optim::Lookahead>(net);
   Tensor frozen_later = r.frozen_after_name.empty() ? Tensor() : named_parameter(net, r.frozen_after_name);
@@ -95,7 +136,7 @@ RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const 
     GPUNET_INPUT_CHECK(at.step <= res.total_steps, "--resume: the training state is at step ", at.step, " of ",
                        res.total_steps, "; the file is corrupt");
     if (frozen_later.defined()) frozen_later.requires_grad_(at.epoch < r.frozen_after_epochs);
-    detail::load_recipe_state(*o.resume, net, opt, lookahead.get());
+    detail::load_recipe_state(*o.resume, net, opt.named(), lookahead.get());
     res.resumed_at = at.step;
   }
   const auto t0 = clock::now();
@@ -127,7 +168,7 @@ RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const 
   auto checkpoint = [&](int64_t epoch, int64_t next_batch) {
     if (!o.on_checkpoint) return;
     if (next_batch >= loader.epoch_size()) ++epoch, next_batch = 0;
-    o.on_checkpoint(detail::recipe_state(plan, {step, epoch, next_batch}, net, opt, lookahead.get()));
+    o.on_checkpoint(detail::recipe_state(plan, {step, epoch, next_batch}, net, opt.named(), lookahead.get()));
   };
   for (int64_t epoch = at.epoch; step < run_steps && !res.interrupted; ++epoch) {
     const auto t_epoch = clock::now();
@@ -140,7 +181,7 @@ RecipeResult run_recipe(const Recipe& r, nn::Module& net, std::shared_ptr<const 
     EpochStats st;
     st.epoch = epoch;
     for (data::Batch b; step < run_steps && loader.next(b);) {
-      st.lr = base_lrs.back() * factors[static_cast<size_t>(step)];  // the schedule's row, on the host
+      st.lr = shown_lr * factors[static_cast<size_t>(step)];  // the schedule's row, on the host
       opt.zero_grad();
       Tensor logits = net.forward(b.x);
       Tensor loss = ops::cross_entropy(logits, b.y, r.label_smoothing,

@@ -33,13 +33,15 @@ int64_t get_int(const io::TrainState& st, const std::string& key) {
 }  // namespace
 
 io::TrainState recipe_state(const RecipePlan& plan, const RecipePosition& at, nn::Module& net,
-                            const optim::Optimizer& opt, const optim::Lookahead* lookahead) {
+                            const std::vector<NamedOptimizer>& opts, const optim::Lookahead* lookahead) {
   io::TrainState st;
   for (auto& [name, t] : net.state_dict()) st.model.emplace_back(name, t.to(Device::cpu()).clone());
-  for (auto& [name, t] : opt.state_tensors()) st.optimizer.emplace_back(name, t.to(Device::cpu()).clone());
+  for (const NamedOptimizer& o : opts) {
+    for (auto& [name, t] : o.opt->state_tensors()) st.optimizer.emplace_back(o.prefix + name, t.to(Device::cpu()).clone());
+    for (auto& [key, v] : o.opt->state_scalars()) st.scalars[o.prefix + key] = v;
+  }
   if (lookahead)
     for (auto& [name, t] : lookahead->ema()) st.optimizer.emplace_back(kEma + name, t.to(Device::cpu()).clone());
-  st.scalars = opt.state_scalars();
   st.scalars["recipe"] = plan.recipe;
   st.scalars["recipe.batch_size"] = std::to_string(plan.batch_size);
   st.scalars["recipe.total_steps"] = std::to_string(plan.total_steps);
@@ -76,13 +78,28 @@ void check_plan(const io::TrainState& st, const RecipePlan& plan) {
   same("recipe.shuffle", plan.shuffle ? "1" : "0", "shuffling (--no-shuffle) =");
 }
 
-void load_recipe_state(const io::TrainState& st, nn::Module& net, optim::Optimizer& opt, optim::Lookahead* lookahead) {
+void load_recipe_state(const io::TrainState& st, nn::Module& net, const std::vector<NamedOptimizer>& opts,
+                       optim::Lookahead* lookahead) {
   net.load_state_dict(st.model, true);
-  StateDict opt_tensors;
-  for (const auto& [name, t] : st.optimizer)
-    if (name.rfind(kEma, 0) != 0) opt_tensors.emplace_back(name, t);
-  opt.sync_device();  // the layout of the parameters trainable now
-  opt.load_state(opt_tensors, st.scalars);
+  // Each optimizer's own entries: those under its prefix and under no other's longer prefix
+  // (the SGD's prefix "" would otherwise also take the Muon's and the ema's).
+  auto owner = [&](const std::string& name) -> const NamedOptimizer* {
+    if (name.rfind(kEma, 0) == 0) return nullptr;
+    const NamedOptimizer* best = nullptr;
+    for (const NamedOptimizer& o : opts)
+      if (name.rfind(o.prefix, 0) == 0 && (!best || o.prefix.size() > best->prefix.size())) best = &o;
+    return best;
+  };
+  for (const NamedOptimizer& o : opts) {
+    StateDict tensors;
+    for (const auto& [name, t] : st.optimizer)
+      if (owner(name) == &o) tensors.emplace_back(name.substr(o.prefix.size()), t);
+    std::map<std::string, std::string> scalars;
+    for (const auto& [key, v] : st.scalars)
+      if (key.rfind(o.prefix, 0) == 0) scalars[key.substr(o.prefix.size())] = v;
+    o.opt->sync_device();  // the layout of the parameters trainable now
+    o.opt->load_state(tensors, scalars);
+  }
   GPUNET_INPUT_CHECK((get(st, "recipe.lookahead") == "1") == (lookahead != nullptr),
                      "--resume: the training state's lookahead does not match the recipe's");
   if (!lookahead) return;

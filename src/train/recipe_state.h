@@ -5,6 +5,7 @@
 // functions of the seed and that position), with the plan it belongs to.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "gpunet/io/checkpoint.h"
 #include "gpunet/nn/module.h"
@@ -27,14 +28,22 @@ struct RecipePosition {
   int64_t step = 0, epoch = 0, batch = 0;
 };
 
+// One of a run's optimizers, its tensors and scalars stored under `prefix` ("" for the SGD of
+// every recipe, so that airbench94's states keep their names; "muon." for a recipe's Muon).
+struct NamedOptimizer {
+  std::string prefix;
+  optim::Optimizer* opt = nullptr;
+};
+
 io::TrainState recipe_state(const RecipePlan& plan, const RecipePosition& at, nn::Module& net,
-                            const optim::Optimizer& opt, const optim::Lookahead* lookahead);
+                            const std::vector<NamedOptimizer>& opts, const optim::Lookahead* lookahead);
 
 // Checks that `st` belongs to `plan` (InputError naming the first difference), then loads the
 // net's state (strict), the optimizer's and the ema; returns the position. Call it with the
 // parameters' requires_grad as at that position (the optimizer's layout follows it).
 RecipePosition recipe_position(const io::TrainState& st);
 void check_plan(const io::TrainState& st, const RecipePlan& plan);
-void load_recipe_state(const io::TrainState& st, nn::Module& net, optim::Optimizer& opt, optim::Lookahead* lookahead);
+void load_recipe_state(const io::TrainState& st, nn::Module& net, const std::vector<NamedOptimizer>& opts,
+                       optim::Lookahead* lookahead);
 
 }  // namespace gpunet::train::detail

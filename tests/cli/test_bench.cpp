@@ -33,6 +33,9 @@ TEST(Bench, JsonLinePerConfiguration) {
   EXPECT_EQ(j.at("data_path"), "host");
   EXPECT_EQ(j.at("peak_device_bytes"), 0);
   EXPECT_GT(j.at("peak_host_bytes").get<double>(), 0.0);
+  // What the allocator held covers what was in use; the process's resident set covers both.
+  EXPECT_GE(j.at("peak_host_reserved_bytes").get<double>(), j.at("peak_host_bytes").get<double>());
+  EXPECT_GE(j.at("peak_rss_bytes").get<double>(), j.at("peak_host_reserved_bytes").get<double>());
   const double ips = j.at("images_per_second"), ms = j.at("ms_per_step");
   ASSERT_GT(ips, 0.0);
   ASSERT_GT(ms, 0.0);
@@ -85,8 +88,7 @@ TEST(Bench, PrecisionWithoutAPathIsOneLineExit2) {
   const struct {
     const char* flag;
     const char* says;
-  } cases[] = {{"--precision bf16", "no bf16 training path"},
-               {"--precision fp16", "GPU-only"},
+  } cases[] = {{"--precision fp16", "GPU-only"},
                {"--precision fp64", "expected fp32, bf16 or fp16"}};
   for (const auto& c : cases) {
     RunResult r = run_cli(std::string("bench ") + c.flag + data);
@@ -95,6 +97,75 @@ TEST(Bench, PrecisionWithoutAPathIsOneLineExit2) {
     EXPECT_NE(r.err.find(c.says), std::string::npos) << c.flag << ": " << r.err;
     EXPECT_TRUE(r.out.empty()) << c.flag << ": " << r.out;
   }
+}
+
+// The JSON lines of stdout (oneDNN's verbose lines are there too).
+std::vector<nlohmann::json> json_lines(const std::string& out) {
+  std::vector<nlohmann::json> v;
+  for (const std::string& l : RunResult::lines(out))
+    if (!l.empty() && l[0] == '{') v.push_back(nlohmann::json::parse(l));
+  return v;
+}
+
+// --precision bf16 on the CPU: airbench94's wide convolutions run oneDNN's bf16 primitives, and
+// oneDNN's own verbose log (ONEDNN_VERBOSE=1) shows native bf16 kernels (avx512_core_bf16 or
+// AMX) for forward and backward data, and never a reference implementation.
+TEST(Bench, Bf16RunsOneDnnNativeBf16Kernels) {
+  RunResult r = run_cli("bench --model airbench94 --precision bf16 --steps 1 --warmup 0 --repeats 1 --batch-sizes 8 "
+                        "--json --device cpu --threads 1 --data " + sh_quote(kSample),
+                        "", "ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 ");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto js = json_lines(r.out);
+  ASSERT_EQ(js.size(), 1u) << r.out.substr(0, 2000);
+  const auto& j = js[0];
+  EXPECT_EQ(j.at("precision"), "bf16");
+  const std::string mode = j.at("cpu_kernels").at("bf16");
+  EXPECT_NE(r.err.find(mode), std::string::npos) << "the mode is said on stderr: " << r.err;
+  const auto& conv = j.at("cpu_kernels").at("ops").at("conv2d");
+  if (mode.rfind("native", 0) != 0) {
+    for (const auto& [path, list] : conv.items()) EXPECT_NE(path.find("(bf16-rounded)"), std::string::npos) << path;
+    GTEST_SKIP() << "no native bf16 on this CPU or build: " << mode;
+  }
+  EXPECT_EQ(conv.at("onednn-bf16").size(), 4u) << j.dump();  // the four wide conv shapes (two are alike)
+  EXPECT_EQ(j.at("cpu_kernels").at("ops").at("linear").begin().key(), "openblas(bf16-rounded)");
+  // bf16 primitives read bf16 weights ("wei_bf16"): forward and backward data. The weight
+  // gradients run oneDNN's float32 kernel on bf16-rounded operands (docs/PERFORMANCE.md says why):
+  // a float32 backward-weights line, also never a reference implementation.
+  int seen[3] = {0, 0, 0};
+  for (const std::string& l : RunResult::lines(r.out)) {
+    if (l.find("exec,cpu,convolution,") == std::string::npos) continue;
+    const size_t at = l.find("convolution,") + 12;
+    const std::string impl = l.substr(at, l.find(',', at) - at);
+    EXPECT_EQ(impl.find("ref"), std::string::npos) << l;
+    if (l.find("backward_weights") != std::string::npos) {
+      seen[2]++;
+      continue;
+    }
+    if (l.find("wei_bf16") == std::string::npos) continue;
+    EXPECT_TRUE(impl.find("avx512_core_bf16") != std::string::npos || impl.find("avx512_core_amx") != std::string::npos)
+        << l;
+    seen[0] += l.find("forward_training") != std::string::npos;
+    seen[1] += l.find("backward_data") != std::string::npos;
+  }
+  EXPECT_GT(seen[0], 0) << "no bf16 forward convolution in oneDNN's log";
+  EXPECT_GT(seen[1], 0) << "no bf16 backward-data convolution in oneDNN's log";
+  EXPECT_GT(seen[2], 0) << "no backward-weights convolution in oneDNN's log";
+}
+
+// Where oneDNN may not use AVX512-BF16 (capped here by ONEDNN_MAX_CPU_ISA, as on an older CPU),
+// bf16 runs the slower rounded path, and says so.
+TEST(Bench, Bf16WithoutNativeBf16SaysItIsEmulated) {
+  RunResult r = run_cli("bench --model airbench94 --precision bf16 --steps 1 --warmup 0 --repeats 1 --batch-sizes 4 "
+                        "--json --device cpu --threads 1 --data " + sh_quote(kSample),
+                        "", "ONEDNN_MAX_CPU_ISA=AVX512_CORE DNNL_MAX_CPU_ISA=AVX512_CORE ");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto js = json_lines(r.out);
+  ASSERT_EQ(js.size(), 1u) << r.out;
+  const std::string mode = js[0].at("cpu_kernels").at("bf16");
+  EXPECT_EQ(mode.rfind("emulated", 0), 0u) << mode;
+  EXPECT_NE(r.err.find("emulated"), std::string::npos) << r.err;
+  for (const auto& [path, list] : js[0].at("cpu_kernels").at("ops").at("conv2d").items())
+    EXPECT_NE(path.find("(bf16-rounded)"), std::string::npos) << path;
 }
 
 TEST(Bench, TwoBatchSizesTwoLines) {

@@ -25,9 +25,9 @@ bool one_line(const std::string& err) { return RunResult::lines(err).size() == 1
 TEST(ImageFolderCli, TrainsEvaluatesAndPredictsWithFolderNames) {
   TempDir t;
   make_train_val(t.path / "photos");
-  const std::string data = sh_quote(t / "photos"), w = sh_quote(t / "w.safetensors");
+  const std::string data = sh_quote(t / "photos"), w = sh_quote(t / "w.safetensors"), ck = sh_quote(t / "ck.safetensors");
   RunResult r = run_cli("train --data " + data + " --model resnet18 --image-size 40 --max-steps 2 --batch-size 2 "
-                        "--device cpu --save " + w);
+                        "--device cpu --save " + w + " --checkpoint " + ck);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("train/val image folders: 18 train + 6 val images, 3 classes"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Accuracy of the network on the 6 test images"), std::string::npos) << r.out;
@@ -41,6 +41,11 @@ TEST(ImageFolderCli, TrainsEvaluatesAndPredictsWithFolderNames) {
   r = run_cli("predict --checkpoint " + w + " --device cpu --top 3 " + sh_quote(t / "photos/val/dog/img0.png"));
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   for (const auto& c : kClasses) EXPECT_NE(r.out.find(c), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("plane"), std::string::npos) << r.out;
+  // The training checkpoint carries the class names too (predict and eval read either file).
+  r = run_cli("predict --checkpoint " + ck + " --device cpu --top 3 " + sh_quote(t / "photos/val/dog/img0.png"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  for (const auto& c : kClasses) EXPECT_NE(r.out.find(c), std::string::npos) << "checkpoint: " << r.out;
   EXPECT_EQ(r.out.find("plane"), std::string::npos) << r.out;
 
   // Another folder: its classes mapped by name (a subset in another order is fine) ...
@@ -66,6 +71,22 @@ TEST(ImageFolderCli, SingleFolderIsSplitAndLeNetRefusesOtherSizes) {
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(one_line(r.err)) << r.err;
   EXPECT_NE(r.err.find("--model lenet cannot take 40x40 images"), std::string::npos) << r.err;
+}
+
+// --cache DIR: the decoded images in a memory-mapped file there; the second run decodes nothing.
+TEST(ImageFolderCli, CacheFolderHoldsTheDecodedImages) {
+  TempDir t;
+  gpunet::test::write_class_folders(t.path / "flat", kClasses, 4, 20, 16);
+  const std::string cmd = "train --data " + sh_quote(t / "flat") + " --max-steps 1 --device cpu --cache " + sh_quote(t / "c");
+  RunResult r = run_cli(cmd);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("decoded 12 images in"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cached in " + (t / "c") + "/gpunet-images-"), std::string::npos) << r.out;
+  r = run_cli(cmd);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("read 12 decoded images from the cache"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(decoded nothing)"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(t.path / "c" / ".gpunet-stats-32.json"));
 }
 
 TEST(ImageFolderCli, BadInputStopsBeforeTraining) {

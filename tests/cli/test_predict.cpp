@@ -1,19 +1,7 @@
-// `gpunet predict`: PNGs written here, a checkpoint of a seeded LeNet saved here; the CLI's
+// `gpunet predict`: PNGs written here (tests/support/image_files.h), a checkpoint of a seeded LeNet saved here; the CLI's
 // probabilities are checked against an in-process forward pass of the same weights on the
 // image normalised by hand ((v/255 - 0.5) / 0.5), tolerance 1e-5 absolute.
 #include <gtest/gtest.h>
-
-#define STBI_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#endif
-#include <stb_image_write.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
 
 #include <algorithm>
 #include <cmath>
@@ -24,6 +12,7 @@
 #include "gpunet/io/checkpoint.h"
 #include "gpunet/models/lenet.h"
 #include "gpunet/ops.h"
+#include "support/image_files.h"
 
 using namespace gpunet;
 using clitest::RunResult;
@@ -54,10 +43,10 @@ struct PredictFixture : ::testing::Test {
     io::save_weights(ckpt, net.state_dict());
     png = dir / "a.png";
     png_px = pattern(32, 32, 1);
-    ASSERT_TRUE(stbi_write_png(png.c_str(), 32, 32, 3, png_px.data(), 32 * 3));
+    gpunet::test::write_image(png, 32, 32, png_px);
     big = dir / "big.png";
     const auto bp = pattern(40, 30, 2);
-    ASSERT_TRUE(stbi_write_png(big.c_str(), 40, 30, 3, bp.data(), 40 * 3));
+    gpunet::test::write_image(big, 40, 30, bp);
   }
   // Runs in the temp folder with $GPUNET_DATA cleared, so the tutorial's class names are used.
   RunResult predict(const std::string& args) {

@@ -54,6 +54,29 @@ TEST(TrainCli, BadFlagsAreOneLineErrorsWithExitCode2) {
   }
 }
 
+// --precision: fp16 is GPU-only (one line, exit 2, before any work), for plain and recipe runs;
+// bf16 runs on the CPU and says how it runs.
+TEST(TrainCli, PrecisionFlag) {
+  TempDir d;
+  for (const std::string& extra : {std::string(""), std::string("--recipe airbench94 ")}) {
+    auto r = run_cli("train " + extra + "--max-steps 1 --precision fp16" + kFast, d.path.string(), kEnv);
+    EXPECT_EQ(r.code, 2) << extra << r.err;
+    EXPECT_EQ(RunResult::lines(r.err).size(), 1u) << extra << r.err;
+    EXPECT_NE(r.err.find("GPU-only"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    r = run_cli("train " + extra + "--max-steps 1 --precision fp8" + kFast, d.path.string(), kEnv);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("expected fp32, bf16 or fp16"), std::string::npos) << r.err;
+  }
+  auto r = run_cli("train --recipe airbench94 --max-steps 2 --precision bf16 --quiet --device cpu --threads 1 "
+                   "--batch-size 32", d.path.string(), kEnv);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"precision\":\"bf16\""), std::string::npos) << r.out;
+  r = run_cli("train --max-steps 3 --precision bf16" + kFast, d.path.string(), kEnv);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("bf16 on the CPU"), std::string::npos) << r.out;
+}
+
 TEST(TrainCli, SaveThenEvalJson) {
   TempDir d;
   auto r = run_cli("train --epochs 1 --max-steps 30 --save w.safetensors --quiet" + kFast, d.path.string(), kEnv);

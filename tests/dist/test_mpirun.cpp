@@ -15,6 +15,7 @@
 #include "gpunet/config.h"
 #include "gpunet/io/checkpoint.h"
 #include "gpunet/io/safetensors.h"
+#include "mpirun_support.h"
 #include "support/run_command.h"
 
 namespace gpunet {
@@ -22,46 +23,7 @@ namespace {
 
 using clitest::sh_quote;
 using clitest::TempDir;
-
-#define SKIP_WITHOUT_MPI()                                                                     \
-  do {                                                                                         \
-    if (!GPUNET_HAVE_MPI) GTEST_SKIP() << "this build has no MPI (-DGPUNET_MPI=OFF or not found)"; \
-    if (std::string(GPUNET_TEST_MPIEXEC).empty() || std::string(GPUNET_TEST_MPIEXEC).find("NOTFOUND") != std::string::npos) GTEST_SKIP() << "no mpirun found at configure time"; \
-  } while (0)
-
-std::string mpirun_prefix(int np) {
-  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none "
-         "timeout -k 5 150 " + sh_quote(GPUNET_TEST_MPIEXEC) + " --oversubscribe --bind-to none -np " + std::to_string(np) + " ";
-}
-std::string cli() { return sh_quote(GPUNET_CLI_PATH); }
-// A short LeNet run on the embedded sample, on the CPU, 1 thread a process.
-std::string train_args(int64_t batch, int64_t steps, bool shuffle) {
-  return " train --device cpu --threads 1 --quiet --lr 0.01 --log-every 1000000 --batch-size " + std::to_string(batch) +
-         " --max-steps " + std::to_string(steps) + (shuffle ? "" : " --no-shuffle");
-}
-
-// Largest |a - b| / max(|b|, 1e-3 * max|b|) over every tensor of two weight files.
-double max_rel_diff(const std::string& a, const std::string& b, std::string* where) {
-  const auto fa = io::load_safetensors(a), fb = io::load_safetensors(b);
-  EXPECT_EQ(fa.tensors.size(), fb.tensors.size());
-  double worst = 0;
-  for (size_t i = 0; i < fa.tensors.size() && i < fb.tensors.size(); ++i) {
-    const auto& [name, ta] = fa.tensors[i];
-    const Tensor& tb = fb.tensors[i].second;
-    if (ta.dtype() != DType::Float32) continue;
-    const auto va = ta.to_vector<float>(), vb = tb.to_vector<float>();
-    float scale = 0;
-    for (float v : vb) scale = std::max(scale, std::fabs(v));
-    for (size_t k = 0; k < va.size(); ++k) {
-      const double d = std::fabs(double(va[k]) - vb[k]) / std::max<double>(std::fabs(vb[k]), 1e-3 * scale);
-      if (d > worst) {
-        worst = d;
-        *where = name + "[" + std::to_string(k) + "]";
-      }
-    }
-  }
-  return worst;
-}
+using namespace disttest;
 
 // 2 processes at batch 8 and 4 at batch 4, 30 steps, end with 1 process's weights at batch 16, shuffled or
 // not (the permutation is split between the ranks); and not with 1 process at batch B.
@@ -87,6 +49,74 @@ TEST(MpiRun, DataParallelEqualsOneProcessAtTheGlobalBatch) {
     std::printf("[ dist ] shuffle %d: 2 x 8 vs 1 x 16: %.3g, 4 x 4 vs 1 x 16: %.3g (relative, worst element)\n", shuffle, d, d4);
     EXPECT_GT(max_rel_diff(small, one, &where), 1e-3) << "the test cannot tell batch 8 from batch 16";
   }
+}
+
+// A BN network (issue 15): with --sync-bn, 2 processes at batch 4 end with the weights and the
+// running statistics of 1 process at batch 8 (1e-5 relative); without it (DDP's per-process
+// statistics) the running variances are rank 0's batches' alone and differ. (test_sync_bn.cpp
+// shows in-process that they equal a per-rank computation.) ResNet-18, one step, on a tiny
+// CIFAR-10-format set (20 + 2 records: the final evaluation stays small). (A second step drifts
+// to ~1e-3 in the BN biases, unexplained yet; see docs/DISTRIBUTED.md.) Every run uses the
+// reference CPU kernels (GPUNET_CPU_ISA=generic): the AVX-512/AVX2 batch-norm kernels run their
+// elementwise passes in float, which over ResNet-18's 20 BN layers moves the bias gradients by
+// up to ~5e-3 relative from the double-precision reference that sync batch norm follows.
+TEST(MpiRun, SyncBnEqualsOneProcessAtTheDoubleBatch) {
+  SKIP_WITHOUT_MPI();
+  TempDir tmp;
+  const std::filesystem::path data = tmp / "cifar-10-batches-bin";
+  std::filesystem::create_directories(data);
+  // Noise images, bright at even records and dark at odd ones: without shuffling rank 0 sees the
+  // bright ones, rank 1 the dark ones, so the per-process statistics are far from the global.
+  uint32_t state = 12345;
+  for (const std::string name : {"data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"}) {
+    std::ofstream f(data / (name + ".bin"), std::ios::binary);
+    for (int i = 0; i < (name == "test_batch" ? 2 : 4); ++i) {
+      f.put(static_cast<char>(i % 10));
+      for (int k = 0; k < 3072; ++k)
+        f.put(static_cast<char>(((state = state * 1664525u + 1013904223u) >> 25) + (i % 2 ? 0 : 128)));
+    }
+  }
+  std::ofstream(data / "batches.meta.txt") << "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n";
+  const std::string env = "GPUNET_CPU_ISA=generic ";
+  const std::string args = " --model resnet18 --data " + sh_quote(data.string());
+  const std::string one = tmp / "one.safetensors", sync = tmp / "sync.safetensors", local = tmp / "local.safetensors";
+  auto [c1, o1] = test::run_command(env + cli() + train_args(8, 1, false) + args + " --save " + sh_quote(one));
+  ASSERT_EQ(c1, 0) << o1;
+  auto [c2, o2] = test::run_command(env + mpirun_prefix(2) + cli() + train_args(4, 1, false) + args +
+                                    " --sync-bn --save " + sh_quote(sync));
+  ASSERT_EQ(c2, 0) << o2;
+  auto [c3, o3] = test::run_command(env + mpirun_prefix(2) + cli() + train_args(4, 1, false) + args + " --save " +
+                                    sh_quote(local));
+  ASSERT_EQ(c3, 0) << o3;
+  // Relative to each tensor's scale (max |b|): a BN bias after a step is ~1e-4 with elements
+  // near 0, where an element-wise ratio measures float noise, not the result.
+  const auto fo = io::load_safetensors(one), fs = io::load_safetensors(sync), fl = io::load_safetensors(local);
+  ASSERT_EQ(fs.tensors.size(), fo.tensors.size());
+  ASSERT_EQ(fl.tensors.size(), fo.tensors.size());
+  auto scaled = [](const Tensor& a, const Tensor& b) {
+    const auto va = a.to_vector<float>(), vb = b.to_vector<float>();
+    double scale = 1e-30, worst = 0;
+    for (float v : vb) scale = std::max(scale, double(std::fabs(v)));
+    for (size_t k = 0; k < va.size(); ++k) worst = std::max(worst, std::fabs(double(va[k]) - vb[k]));
+    return worst / scale;
+  };
+  double d = 0, bn1_local = 0;
+  std::string where;
+  int running = 0;
+  for (size_t i = 0; i < fo.tensors.size(); ++i) {
+    const auto& [name, t] = fo.tensors[i];
+    if (t.dtype() != DType::Float32) continue;
+    const double e = scaled(fs.tensors[i].second, t);
+    if (e > d) d = e, where = name;
+    if (name.find("running_var") != std::string::npos) ++running;
+    if (name == "bn1.running_var" || name == "bn1.running_mean")
+      bn1_local = std::max(bn1_local, scaled(fl.tensors[i].second, t));
+  }
+  EXPECT_LT(d, 1e-5) << "--sync-bn: worst at " << where;
+  std::printf("[ dist ] resnet18, 2 x 4 --sync-bn vs 1 x 8: %.3g relative to each tensor's scale (worst: %s); "
+              "without --sync-bn bn1's running statistics are %.3g off\n", d, where.c_str(), bn1_local);
+  EXPECT_GT(bn1_local, 1e-2) << "per-process statistics should differ from the global batch's";
+  EXPECT_EQ(running, 20);
 }
 
 // The ranks disagree on a setting: one line (from rank 0) naming it and the ranks; exit non-zero.

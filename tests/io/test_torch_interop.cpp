@@ -1,7 +1,8 @@
 // Files move both ways between gpunet and PyTorch:
 //  - PyTorch's LeNet state_dict (fixture) loads into gpunet's models::LeNet;
 //  - gpunet's checkpoints load in PyTorch with net.load_state_dict(load_file(p), strict=True),
-//    checked by tools/check_torch_load.py (skipped when python3 lacks torch or safetensors).
+//    checked by tools/check_torch_load.py (skipped when $GPUNET_TORCH_PYTHON, else python3,
+//    lacks torch or safetensors; tools/test.sh provides one).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -21,11 +22,13 @@ namespace {
 using testing::TempDir;
 
 using test::run_command;
+using test::torch_python;
 
 #define SKIP_WITHOUT_TORCH()                                                                     \
   do {                                                                                           \
-    auto [rc, out] = run_command("python3 -c 'import torch, safetensors'");                              \
-    if (rc != 0) GTEST_SKIP() << "python3 with torch and safetensors is not available: " << out; \
+    auto [rc, out] = run_command(torch_python() + " -c 'import torch, safetensors'");          \
+    if (rc != 0)                                                                                 \
+      GTEST_SKIP() << "no Python with torch and safetensors (set GPUNET_TORCH_PYTHON): " << out; \
   } while (0)
 
 // {name: {"sum": float64 sum, "first": first 4 values}} for check_torch_load.py --expect.
@@ -68,7 +71,7 @@ TEST(TorchInterop, PyTorchLoadsGpunetLeNetWeightsStrictly) {
   models::LeNet net(gen);
   save_weights(dir.file("lenet.safetensors"), net.state_dict());
   write_expectations(net.state_dict(), dir.file("expect.json"));
-  auto [rc, out] = run_command("python3 " + check_script() + " " + dir.file("lenet.safetensors") + " --expect " + dir.file("expect.json"));
+  auto [rc, out] = run_command(torch_python() + " " + check_script() + " " + dir.file("lenet.safetensors") + " --expect " + dir.file("expect.json"));
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out.rfind("OK: 10 tensors loaded into Net with strict=True", 0), 0u) << out;
   std::cout << "[          ] " << out;
@@ -83,12 +86,12 @@ TEST(TorchInterop, PyTorchLoadsTrainingCheckpointWeightsStrictly) {
   st.scalars = {{"epoch", "2"}, {"step", "25000"}};
   save_train_state(dir.file("ck.safetensors"), st);
   write_expectations(st.model, dir.file("expect.json"));
-  auto [rc, out] = run_command("python3 " + check_script() + " " + dir.file("ck.safetensors") + " --expect " + dir.file("expect.json"));
+  auto [rc, out] = run_command(torch_python() + " " + check_script() + " " + dir.file("ck.safetensors") + " --expect " + dir.file("expect.json"));
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("gpunet.train_state"), std::string::npos) << out;
   std::cout << "[          ] " << out;
   // The optimizer file is a plain safetensors file too.
-  auto [rc2, out2] = run_command("python3 -c \"from safetensors.torch import load_file; d = load_file('" +
+  auto [rc2, out2] = run_command(torch_python() + " -c \"from safetensors.torch import load_file; d = load_file('" +
                          optimizer_file_of(dir.file("ck.safetensors")) + "'); print(len(d), sorted(d)[0])\"");
   EXPECT_EQ(rc2, 0) << out2;
   EXPECT_EQ(out2, "10 conv1.bias.momentum_buffer\n");
@@ -100,7 +103,7 @@ TEST(TorchInterop, CheckScriptRejectsAWrongCheckpoint) {
   StateDict sd = testing::lenet_state();
   sd[0].second = Tensor::zeros({6, 1, 5, 5});
   save_weights(dir.file("bad.safetensors"), sd);
-  auto [rc, out] = run_command("python3 " + check_script() + " " + dir.file("bad.safetensors"));
+  auto [rc, out] = run_command(torch_python() + " " + check_script() + " " + dir.file("bad.safetensors"));
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("size mismatch for conv1.weight"), std::string::npos) << out;
 }

@@ -5,6 +5,7 @@
 ///   gpunet::data::Cifar10 train(dir, gpunet::data::Split::Train);
 ///   const uint8_t* first = train.image(0);    // C*H*W bytes, planes R, G, B
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,13 +16,18 @@ enum class Split { Train, Test };
 struct ImageDataset {
   int64_t n = 0;                     // number of records
   int c = 3, h = 32, w = 32;         // image shape of every record
-  std::vector<uint8_t> images;       // (n, c, h, w), row-major
+  std::vector<uint8_t> images;       // (n, c, h, w), row-major; empty when `mapped` holds them
+  std::shared_ptr<const uint8_t> mapped;  // or: the (n, c, h, w) bytes in a memory-mapped file (image
+                                          // folders with a disk cache, data::ImageSetOptions::cache_dir)
   std::vector<uint8_t> labels;       // (n), each < classes.size()
   std::vector<std::string> classes;  // class index -> name
 
   int64_t size() const { return n; }
   int64_t record_bytes() const { return static_cast<int64_t>(c) * h * w; }
-  const uint8_t* image(int64_t i) const { return images.data() + i * record_bytes(); }
+  /// The (n, c, h, w) bytes, wherever they are held (`images`, or the mapped file).
+  const uint8_t* image_data() const { return mapped ? mapped.get() : images.data(); }
+  int64_t image_bytes() const { return mapped ? n * record_bytes() : static_cast<int64_t>(images.size()); }
+  const uint8_t* image(int64_t i) const { return image_data() + i * record_bytes(); }
   int num_classes() const { return static_cast<int>(classes.size()); }
   /// Number of records of each class (size num_classes()).
   std::vector<int64_t> class_counts() const;

@@ -54,6 +54,8 @@ struct ImageSetOptions {
   bool progress = false;      // a progress bar on stderr while decoding
   std::string stats_dir;      // where the mean/std cache goes; empty: DIR (when writable)
   bool eval_only = false;     // TrainVal: decode val/ only; ClassFolders: every image is val
+  std::string cache_dir;      // non-empty: the decoded images go to a file here, memory-mapped (sets
+                              // larger than memory), and a later open with the same files decodes nothing
 };
 
 struct ImageSet {
@@ -62,7 +64,8 @@ struct ImageSet {
   std::vector<float> mean, std;              // per channel, of the training images in [0, 1]
   std::vector<std::string> bad_files;        // skipped (skip_bad)
   std::string summary;                       // "train/val image folders: 900 train + 100 val images, 3 classes"
-  std::string decode_line;                   // "decoded 1000 images in 0.52 s (1923 images/s)"
+  std::string decode_line;                   // "decoded 1000 images in 0.52 s (1923 images/s)", or
+                                             // "decoded images read from the cache FILE (decoded nothing)"
 };
 
 /// Opens an image-folder layout (TrainVal or ClassFolders; InputError for the others) and
@@ -77,6 +80,9 @@ struct DecodedSet {
   std::vector<std::string> errors;
 };
 DecodedSet decode_files(const std::vector<std::string>& files, int size, int threads, bool progress);
+/// The same into `out` (files.size() records of 3 x size x size bytes, e.g. a mapped file).
+void decode_files_into(const std::vector<std::string>& files, int size, int threads, bool progress, uint8_t* out,
+                       std::vector<bool>& ok, std::vector<std::string>& errors);
 
 /// Resize so the shorter side is `size` (the longer one int(size * long / short), as
 /// torchvision), then the centre size x size crop, planar (3, size, size).

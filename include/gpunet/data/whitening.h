@@ -29,11 +29,13 @@ struct WhiteningOptions {
   int64_t max_images = 5000;  // the first images used (all when the dataset is smaller)
   int kernel_size = 2;        // k: patches and filters are k x k
   double eps = 5e-4;          // added to every eigenvalue before the square root
+  bool descending = true;     // filter order: descending eigenvalues (airbench94), or ascending
+                              // (the Muon record, which keeps torch.linalg.eigh's order)
 };
 
 struct Whitening {
   Tensor filters;                   // (2D, C, k, k) float32, D = C * k * k
-  std::vector<double> eigenvalues;  // (D), descending
+  std::vector<double> eigenvalues;  // (D), in the filters' order (descending unless asked otherwise)
   std::vector<double> covariance;   // (D, D) row-major, the uncentred patch covariance
   int64_t images = 0;               // how many images it was computed from
 };
@@ -43,8 +45,10 @@ struct Whitening {
 std::vector<double> patch_covariance(const ImageDataset& data, const Transforms& t, int64_t max_images,
                                      int kernel_size);
 
-/// The filters of a (D, D) covariance, D = C * k * k: eigendecomposition, scaling, negation.
-Whitening whitening_from_covariance(const std::vector<double>& covariance, int C, int kernel_size, double eps);
+/// The filters of a (D, D) covariance, D = C * k * k: eigendecomposition, scaling, negation;
+/// in descending eigenvalue order, or ascending when !descending.
+Whitening whitening_from_covariance(const std::vector<double>& covariance, int C, int kernel_size, double eps,
+                                    bool descending = true);
 
 /// patch_covariance + whitening_from_covariance with o's settings.
 Whitening whitening_filters(const ImageDataset& data, const Transforms& t, const WhiteningOptions& o = {});

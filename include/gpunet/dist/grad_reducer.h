@@ -6,9 +6,13 @@
 /// rank) while backward goes on with the earlier layers. after_backward() starts what is left,
 /// waits, and scales by 1/N: every rank then holds the mean of the ranks' gradients.
 ///
-/// Requires: the same model and store layout on every rank (check_agreement), CPU parameters
-/// (GPU gradients go over NCCL: dist/nccl.h). Guarantees: the same result with or without
-/// overlap (only the time differs); a lost rank is a DistError after the group's timeout.
+/// Over MPI for CPU parameters; over NCCL for parameters on the communicator's GPU, where a
+/// bucket's all-reduce runs on the communicator's stream, ordered by events after the kernels
+/// that wrote the bucket and before the optimizer's (the host waits only to check for errors).
+///
+/// Requires: the same model and store layout on every rank (check_agreement). Guarantees: the
+/// same result with or without overlap (only the time differs); a lost rank is a DistError
+/// after the group's timeout.
 ///
 ///   dist::GradReducer reducer(*pg, optimizer.store());
 ///   step.set_grad_sync(&reducer);                 // every step now averages over the ranks
@@ -18,6 +22,7 @@
 #include <vector>
 
 #include "gpunet/autograd.h"
+#include "gpunet/dist/nccl.h"
 #include "gpunet/dist/process_group.h"
 #include "gpunet/optim/param_store.h"
 #include "gpunet/train.h"
@@ -28,6 +33,8 @@ class GradReducer : public GradSync {
  public:
   /// overlap false: every bucket starts after backward (the baseline that measures the overlap).
   GradReducer(ProcessGroup& pg, optim::ParamStore& store, bool overlap = true);
+  /// Over NCCL: the store's parameters on cuda:comm.device(); `timeout_s` bounds each step's wait.
+  GradReducer(NcclComm& comm, optim::ParamStore& store, double timeout_s, bool overlap = true);
   void before_backward() override;
   void after_backward() override;
 
@@ -46,7 +53,11 @@ class GradReducer : public GradSync {
   void refresh();  // rebuilds the parameter -> bucket map when the store's layout changed
   void start(size_t b);
 
-  ProcessGroup& pg_;
+  int world() const { return pg_ ? pg_->size() : nccl_->size(); }
+
+  ProcessGroup* pg_ = nullptr;
+  NcclComm* nccl_ = nullptr;
+  double timeout_s_ = 60;
   optim::ParamStore& store_;
   bool overlap_;
   uint64_t generation_ = 0;

@@ -29,7 +29,8 @@ class NcclComm {
   NcclComm(const NcclComm&) = delete;
   NcclComm& operator=(const NcclComm&) = delete;
   int size() const { return size_; }
-  /// Sum over the ranks of `t` (contiguous float32 on the communicator's device), in place. The
+  int device() const { return device_; }
+  /// Sum over the ranks of `t` (contiguous float32 or float64 on the communicator's device), in place. The
   /// reduction starts after the work queued so far on the device's stream, and work queued there
   /// afterwards runs after it. Returns at once.
   void allreduce_sum(Tensor& t);
@@ -40,7 +41,7 @@ class NcclComm {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  int size_ = 1, rank_ = 0;
+  int size_ = 1, rank_ = 0, device_ = 0;
 };
 
 }  // namespace gpunet::dist

@@ -56,6 +56,9 @@ class ProcessGroup {
   void broadcast_bytes(void* data, size_t bytes, int root = 0);
   /// Sum over the ranks, in place; t float32/float64/int64, contiguous, on the CPU. Blocking.
   void allreduce_sum(Tensor& t);
+  /// Sum over the ranks of host doubles, in place; blocking, but waits only for this one (the
+  /// gradient all-reduces started before it keep running). For sync batch norm's statistics.
+  void allreduce_sum(std::vector<double>& v);
   /// Starts a non-blocking in-place sum of t (float32 on the CPU; t must stay alive and untouched
   /// until wait_all()). Collectives start in the same order on every rank (the caller's duty).
   void iallreduce_sum_start(Tensor& t);

@@ -51,6 +51,8 @@ struct TrainState {
   StateDict model;                             // PyTorch state_dict names ("conv1.weight")
   StateDict optimizer;                         // e.g. "conv1.weight.momentum_buffer"; may be empty
   std::map<std::string, std::string> scalars;  // e.g. {"epoch": "3", "step": "12000"}
+  std::map<std::string, std::string> metadata;  // more entries for the weights file's metadata, as save_weights'
+                                               // extra_metadata (e.g. gpunet.classes); not read back here
 };
 
 /// Saves `state` as the weights file `path` plus its optimizer file (see the top of this

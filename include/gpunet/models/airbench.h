@@ -16,6 +16,17 @@
 ///   auto net = std::make_shared<gpunet::models::Airbench94>();
 ///   net->whiten_from(train, gpunet::data::Transforms::airbench());   // 5,000 images, frozen
 ///   auto logits = (*net)(x);       // x: (N, 3, 32, 32) -> (N, 10)
+///
+/// The Muon record's net (Keller Jordan's airbench94_muon.py, CifarNet; registry name
+/// "airbench94_muon", Airbench94Options::muon_record()) is the same computation with three
+/// differences: the head's logits are x 1/256 (the record divides by the feature count: 1 /
+/// widths[2], 256 at its widths);
+/// the groups sit in a Sequential, so their names are layers.{1,2,3}.* (layers.0 is the GELU
+/// after the whitening, layers.4 the max_pool 3); and the record's reset(): whiten.bias keeps
+/// PyTorch's default U(+-1/sqrt(12)) and the head's weight is scaled to unit (unbiased) std.
+/// Its state_dict names, in the record's order: whiten.weight, whiten.bias,
+/// layers.{1,2,3}.conv1.weight, .norm1.{...}, .conv2.weight, .norm2.{...}, head.weight.
+///   auto net = std::make_shared<Airbench94>(gen, Airbench94Options::muon_record());
 #include <array>
 
 #include "gpunet/data/dataset.h"
@@ -42,6 +53,14 @@ class AirbenchConvGroup : public nn::Module {
 struct Airbench94Options {
   std::array<int, 3> widths = {64, 256, 256};
   double head_scale = 1.0 / 9.0;  // the logits' factor (airbench94: 1/9; the Muon record: 1/256)
+  bool record_layout = false;     // groups named layers.{1,2,3} in a Sequential (the Muon record)
+  bool whiten_bias_default = false;  // whiten.bias keeps PyTorch's default init (else zero)
+  bool head_unit_std = false;        // the head's initial weight divided by its (unbiased) std
+  /// The Muon record's net at widths `w`: head x 1 / w[2] (1/256), its layout and its
+  /// initialisation.
+  static Airbench94Options muon_record(std::array<int, 3> w = {64, 256, 256}) {
+    return {w, 1.0 / static_cast<double>(w[2]), true, true, true};
+  }
 };
 
 class Airbench94 : public nn::Module {
@@ -64,6 +83,9 @@ class Airbench94 : public nn::Module {
   std::shared_ptr<nn::Conv2d> whiten;
   std::shared_ptr<AirbenchConvGroup> group1, group2, group3;
   std::shared_ptr<nn::Linear> head;
+  /// With record_layout: the record's Sequential (GELU, group1, group2, group3, max_pool 3),
+  /// which only names the groups; forward() runs the same computation either way.
+  std::shared_ptr<nn::Sequential> layers;
 
  private:
   Airbench94Options opts_;

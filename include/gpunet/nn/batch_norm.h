@@ -7,9 +7,14 @@
 /// running_var, num_batches_tracked (int64) (track_running_stats).
 ///   auto bn = std::make_shared<gpunet::nn::BatchNorm2d>(64);          // eps 1e-5, momentum 0.1
 ///   Tensor y = (*bn)(x);                                             // x: (N, 64, H, W)
+#include <memory>
 #include <optional>
 
 #include "gpunet/nn/module.h"
+
+namespace gpunet {
+struct SumGroup;  // gpunet/sync_batch_norm.h
+}
 
 namespace gpunet::nn {
 
@@ -25,7 +30,12 @@ class BatchNorm2d : public Module {
   std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
   /// Cumulative averaging (momentum nullopt) reads num_batches_tracked on the host every step,
   /// so such a module cannot be replayed from a CUDA graph.
-  bool capturable() const override { return momentum_.has_value() && Module::capturable(); }
+  /// A sync-BN layer (set_sync_group) talks to other processes on the host: not capturable.
+  bool capturable() const override { return momentum_.has_value() && !sync_ && Module::capturable(); }
+  /// Training-mode statistics over `group`'s processes (ops::sync_batch_norm2d); null: this
+  /// process's batch alone (the default, DDP's). See nn::convert_sync_batchnorm.
+  void set_sync_group(std::shared_ptr<SumGroup> group) { sync_ = std::move(group); }
+  const std::shared_ptr<SumGroup>& sync_group() const { return sync_; }
 
   int num_features() const { return c_; }
   double eps() const { return eps_; }
@@ -39,6 +49,7 @@ class BatchNorm2d : public Module {
   double eps_;
   std::optional<double> momentum_;
   bool affine_, track_;
+  std::shared_ptr<SumGroup> sync_;
 };
 
 }  // namespace gpunet::nn

@@ -57,6 +57,10 @@ class Optimizer {
   /// earlier schedule (TrainStep then captures its graph again). Throws InputError for
   /// total_steps < 1. Call it between steps. The table takes 8 * total_steps * groups bytes.
   void set_schedule(const Schedule& schedule, int64_t total_steps);
+  /// The same with one schedule per parameter group (group g's column from per_group[g] and its
+  /// base lr). Requires one schedule per group (InputError otherwise).
+  ///   opt.set_schedule({Schedule::piecewise({{0, 1}, {75, 0}}), Schedule::constant()}, 200);
+  void set_schedule(const std::vector<Schedule>& per_group, int64_t total_steps);
   /// Detaches the schedule; the lr slots go back to the base lrs.
   void clear_schedule();
   bool has_schedule() const { return table_.defined(); }

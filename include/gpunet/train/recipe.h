@@ -14,16 +14,30 @@
 
 #include "gpunet/data/transforms.h"
 #include "gpunet/data/whitening.h"
+#include "gpunet/optim/muon.h"
 #include "gpunet/optim/schedule.h"
 
 namespace gpunet::train {
 
+/// Which optimizer updates a group's parameters.
+enum class GroupOptimizer {
+  SGD,   ///< torch.optim.SGD with the recipe's momentum and nesterov
+  Muon,  ///< optim::Muon with the recipe's `muon` settings (matrices and filter banks only)
+};
+
 /// One parameter group: the parameters whose state_dict name contains `name_contains` (and are
-/// trainable), the lr as a multiple of the recipe's base lr, and whether they get weight decay.
+/// trainable), its optimizer, its lr, and whether it gets weight decay.
 struct RecipeGroup {
   std::string label;          ///< for messages: "norm biases"
   std::string name_contains;  ///< "" matches every parameter no earlier group took
-  double lr_scale = 1.0;      ///< the group's lr = base lr x lr_scale
+  double lr_scale = 1.0;      ///< the group's lr = (SGD: lr, Muon: muon.lr) x lr_scale ...
+  double lr = 0.0;            ///< ... unless this is > 0: then the group's lr as it is
+  bool weight_decay = true;   ///< false: none (a Muon group never has weight decay)
+  GroupOptimizer optimizer = GroupOptimizer::SGD;
+  /// The lr factor (lr_start/warmup/end) spans the frozen_after parameters' training, the first
+  /// frozen_after_epochs x steps-per-epoch steps, instead of the whole run (the Muon record's
+  /// whitening bias: 1 - step / its training steps).
+  bool lr_over_frozen_span = false;
 };
 
 /// A view of the test-time augmentation: reflect-pad by `pad`, crop the image size back at
@@ -43,13 +57,16 @@ struct Recipe {
   int64_t batch_size = 1024;
   double epochs = 1.0;  ///< fractional allowed: steps = ceil(floor(n / batch) x epochs)
   bool drop_last = true;
-  // ---- optimizer: SGD per group
-  double momentum = 0.0;
-  bool nesterov = false;
-  double lr = 0.0;                ///< the base lr (groups scale it)
+  // ---- optimizers: SGD for the SGD groups, Muon for the Muon groups (both stepped every step)
+  double momentum = 0.0;          ///< SGD's
+  bool nesterov = false;          ///< SGD's
+  double lr = 0.0;                ///< the SGD groups' base lr (groups scale it)
   /// The reference's wd = decay_scale x batch_size / decay_divisor (in that order), passed to
-  /// each group as weight_decay = wd / (the group's lr), so that lr x weight_decay = wd.
+  /// each group with weight decay as weight_decay = wd / (the group's lr): lr x weight_decay = wd.
   double decay_scale = 0.0, decay_divisor = 1.0;
+  /// The Muon groups' settings: lr (their base lr), momentum, nesterov, Newton-Schulz steps,
+  /// eps, the weight normalisation, ns_bf16. Unused without a Muon group.
+  optim::MuonOptions muon;
   std::vector<RecipeGroup> groups;
   // ---- loss: cross-entropy with label smoothing, summed (or mean) over the batch
   double label_smoothing = 0.0;
@@ -67,9 +84,10 @@ struct Recipe {
   std::vector<TtaView> tta;
 };
 
-/// The recipe called `name`; InputError "unknown recipe 'x'; known recipes: airbench94" otherwise.
+/// The recipe called `name`; InputError "unknown recipe 'x'; known recipes: airbench94,
+/// airbench94_muon" otherwise.
 const Recipe& recipe(const std::string& name);
-/// The known recipe names, comma-separated ("airbench94").
+/// The known recipe names, comma-separated ("airbench94, airbench94_muon").
 std::string known_recipes();
 /// The first recipe that trains the registry model `model` (its normalisation and TTA are the
 /// ones `eval` and `predict` use for that model), or nullptr when no recipe trains it.
@@ -87,11 +105,17 @@ std::vector<double> lr_factors(const Recipe& r, int64_t total);
 
 /// The same factors as an optim::Schedule (piecewise, numpy.interp), whose table the optimizer
 /// keeps on the device and steps through by itself: row t = base lr x lr_factors(r, T)[t].
+/// The schedule's breakpoints span `total` steps; after them the last factor holds.
 optim::Schedule lr_schedule(const Recipe& r, int64_t total);
+/// Group `group`'s schedule: lr_schedule(r, total), or, for a group with lr_over_frozen_span,
+/// lr_schedule(r, frozen_after_epochs x steps_per_epoch).
+optim::Schedule group_lr_schedule(const Recipe& r, size_t group, int64_t total, int64_t steps_per_epoch);
 
 /// One group's numbers as the reference computes them.
 struct GroupNumbers {
   double lr = 0, weight_decay = 0;  ///< weight_decay as passed to SGD (the reference's wd / lr)
+  double momentum = 0;              ///< SGD's momentum or Muon's
+  bool nesterov = false;
 };
 /// Per recipe group, at batch size `batch_size`.
 std::vector<GroupNumbers> group_numbers(const Recipe& r, int64_t batch_size);

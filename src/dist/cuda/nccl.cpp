@@ -33,6 +33,7 @@ NcclComm::NcclComm(ProcessGroup* pg, int device) : impl_(std::make_unique<Impl>(
   size_ = pg ? pg->size() : 1;
   rank_ = pg ? pg->rank() : 0;
   impl_->device = device;
+  device_ = device;
   cuda::detail::DeviceGuard guard(device);
   ncclUniqueId id;
   if (rank_ == 0) nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId");
@@ -56,15 +57,16 @@ NcclComm::~NcclComm() {
 }
 
 void NcclComm::allreduce_sum(Tensor& t) {
-  GPUNET_CHECK(t.device().is_cuda() && t.device().index() == impl_->device && t.dtype() == DType::Float32 &&
-                   t.is_contiguous(),
-               "NcclComm::allreduce_sum: needs a contiguous float32 tensor on cuda:", impl_->device, ", got ",
+  GPUNET_CHECK(t.device().is_cuda() && t.device().index() == impl_->device &&
+                   (t.dtype() == DType::Float32 || t.dtype() == DType::Float64) && t.is_contiguous(),
+               "NcclComm::allreduce_sum: needs a contiguous float32/float64 tensor on cuda:", impl_->device, ", got ",
                t.device().str());
   cuda::detail::DeviceGuard guard(impl_->device);
   cudaStream_t compute = cuda::detail::stream(impl_->device);
   GPUNET_CUDA_CHECK(cudaEventRecord(impl_->ready, compute));
   GPUNET_CUDA_CHECK(cudaStreamWaitEvent(impl_->stream, impl_->ready, 0));
-  nccl_check(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()), ncclFloat, ncclSum, impl_->comm,
+  nccl_check(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()),
+                           t.dtype() == DType::Float64 ? ncclDouble : ncclFloat, ncclSum, impl_->comm,
                            impl_->stream),
              "ncclAllReduce");
   GPUNET_CUDA_CHECK(cudaEventRecord(impl_->done, impl_->stream));

@@ -6,12 +6,14 @@
 // set_data_handle), its argument array for the C API's dnnl_primitive_execute (no map built per
 // call), and, in the Blocked layout, a reorder primitive for every argument whose layout oneDNN
 // chose differently from the public NCHW/OIHW one. Reordered copies and scratchpads
-// (scratchpad_mode::user) live in a grow-only workspace of four slots shared by all entries:
-// calls are serialized, so one set of buffers sized to the largest shape serves every layer.
+// (scratchpad_mode::user) are borrowed from the host allocator for the call and given back at
+// its end: they share its cached pages with the tensors (grow-only buffers of their own held
+// 0.3 GB for airbench94 at batch 1024, and more once evaluation ran at batch 2000).
 #include "kernels/cpu/conv2d_dnnl.h"
 
 #if GPUNET_HAVE_DNNL
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -20,6 +22,8 @@
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/device_api.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -43,32 +47,27 @@ dnnl::stream& stream() {
 
 size_t g_created = 0;
 
-// Four grow-only, 64-byte aligned buffers: slots 0-2 for reordered arguments, 3 for the scratchpad.
-struct Workspace {
-  void* p[4] = {};
-  size_t n[4] = {};
-  void* get(int slot, size_t bytes) {
-    if (n[slot] < bytes) {
-      std::free(p[slot]);
-      const size_t rounded = (bytes + 63) / 64 * 64;
-      p[slot] = std::aligned_alloc(64, rounded);
-      if (!p[slot]) {
-        n[slot] = 0;
-        throw std::bad_alloc();
-      }
-      n[slot] = rounded;
-    }
-    return p[slot];
+// A call's reordered arguments and scratchpad, from the host allocator (core/device_api.h),
+// given back when the call ends (or throws).
+struct Borrowed {
+  std::vector<std::pair<void*, size_t>> blocks;
+  size_t bytes = 0;
+  void* get(size_t n) {
+    blocks.emplace_back(nullptr, n);
+    blocks.back().first = gpunet::detail::cpu_allocate(n);
+    bytes += n;
+    return blocks.back().first;
   }
-  size_t total() const { return n[0] + n[1] + n[2] + n[3]; }
+  ~Borrowed() {
+    for (auto& [p, n] : blocks) gpunet::detail::cpu_deallocate(p, n);
+  }
 };
-Workspace g_ws;
+size_t g_ws_most = 0;  // the most one call has borrowed
 
 struct Arg {
   memory user;    // the public buffer (plain layout)
   memory inner;   // what the primitive reads or writes (== user unless reordered)
   bool output = false, reordered = false;
-  int slot = 0;
   size_t bytes = 0;
   dnnl::reorder reorder;
   dnnl_exec_arg_t reorder_args[2]{};
@@ -92,14 +91,12 @@ std::unique_ptr<Prim> finish(dnnl::primitive prim, const memory::desc& scratch_m
   auto p = std::make_unique<Prim>();
   p->prim = std::move(prim);
   ++g_created;
-  int slot = 0;
   for (const ArgSpec& sp : specs) {
     Arg a;
     a.output = sp.output;
     a.user = memory(sp.plain, engine(), DNNL_MEMORY_NONE);
     if (sp.want != sp.plain) {
       a.reordered = true;
-      a.slot = slot++;
       a.inner = memory(sp.want, engine(), DNNL_MEMORY_NONE);
       a.bytes = sp.want.get_size();
       a.reorder = a.output ? dnnl::reorder(a.inner, a.user) : dnnl::reorder(a.user, a.inner);
@@ -129,12 +126,14 @@ void check(dnnl_status_t st) {
 // Runs p on the given buffers (one per Arg, in order; nullptr never passed).
 void run(Prim& p, std::initializer_list<const float*> ptrs) {
   size_t i = 0;
+  Borrowed ws;
   for (const float* ptr : ptrs) {
     Arg& a = p.args[i++];
     a.user.set_data_handle(const_cast<float*>(ptr));
-    if (a.reordered) a.inner.set_data_handle(g_ws.get(a.slot, a.bytes));
+    if (a.reordered) a.inner.set_data_handle(ws.get(a.bytes));
   }
-  if (p.scratch_bytes > 0) p.scratch.set_data_handle(g_ws.get(3, p.scratch_bytes));
+  if (p.scratch_bytes > 0) p.scratch.set_data_handle(ws.get(p.scratch_bytes));
+  g_ws_most = std::max(g_ws_most, ws.bytes);
   dnnl::stream& s = stream();
   for (Arg& a : p.args)
     if (a.reordered && !a.output) check(dnnl_primitive_execute(a.reorder.get(), s.get(), 2, a.reorder_args));
@@ -145,9 +144,9 @@ void run(Prim& p, std::initializer_list<const float*> ptrs) {
 }
 
 struct Key {
-  int v[13];
+  int v[14];
   bool operator==(const Key& o) const {
-    for (int i = 0; i < 13; ++i)
+    for (int i = 0; i < 14; ++i)
       if (v[i] != o.v[i]) return false;
     return true;
   }
@@ -170,8 +169,11 @@ struct Descs {
   memory::dims strides, pad;
   memory::desc src, wei, dst, bias;        // plain
   memory::desc src_w, wei_w, dst_w;        // what the primitive is asked for
+  memory::desc ddst_w;                     // diff_dst: dst_w, but bf16 in bf16 mode
 };
-Descs descs(const Conv2dShape& s, DnnlLayout layout) {
+// In bf16 mode the primitive reads src, weights and diff_dst in bf16 (the reorders round) and
+// writes dst, diff_src, diff_weights and diff_bias in float32.
+Descs descs(const Conv2dShape& s, DnnlLayout layout, DnnlType type) {
   Descs d;
   d.strides = {s.stride, s.stride};
   d.pad = {s.pad, s.pad};
@@ -183,6 +185,13 @@ Descs descs(const Conv2dShape& s, DnnlLayout layout) {
   d.src_w = any ? memory::desc({s.N, s.IC, s.H, s.W}, dt::f32, tag::any) : d.src;
   d.wei_w = any ? memory::desc({s.OC, s.IC, s.KH, s.KW}, dt::f32, tag::any) : d.wei;
   d.dst_w = any ? memory::desc({s.N, s.OC, s.OH, s.OW}, dt::f32, tag::any) : d.dst;
+  d.ddst_w = d.dst_w;
+  if (type == DnnlType::Bf16) {  // always blocked (format_tag::any)
+    d.src_w = memory::desc({s.N, s.IC, s.H, s.W}, dt::bf16, tag::any);
+    d.wei_w = memory::desc({s.OC, s.IC, s.KH, s.KW}, dt::bf16, tag::any);
+    d.dst_w = memory::desc({s.N, s.OC, s.OH, s.OW}, dt::f32, tag::any);
+    d.ddst_w = memory::desc({s.N, s.OC, s.OH, s.OW}, dt::bf16, tag::any);
+  }
   return d;
 }
 
@@ -210,7 +219,9 @@ std::unique_ptr<Prim> make_forward(const Descs& d, bool bias) {
 
 std::unique_ptr<Prim> make_backward_data(const Descs& d) {
   using cb = dnnl::convolution_backward_data;
-  cb::desc desc(dnnl::algorithm::convolution_direct, d.src_w, d.wei_w, d.dst_w, d.strides, d.pad, d.pad);
+  // diff_src in float32 whatever the mode (weights and diff_dst may be bf16)
+  const memory::desc dsrc = d.src_w.data_type() == dt::f32 ? d.src_w : memory::desc(d.src_w.dims(), dt::f32, tag::any);
+  cb::desc desc(dnnl::algorithm::convolution_direct, dsrc, d.wei_w, d.ddst_w, d.strides, d.pad, d.pad);
   cb::primitive_desc pd(desc, user_scratchpad(), engine(), forward_pd(d, false));
   return finish(cb(pd), pd.scratchpad_desc(),
                 {{DNNL_ARG_DIFF_DST, d.dst, pd.diff_dst_desc(), false},
@@ -221,9 +232,12 @@ std::unique_ptr<Prim> make_backward_data(const Descs& d) {
 std::unique_ptr<Prim> make_backward_weights(const Descs& d, bool bias) {
   using cb = dnnl::convolution_backward_weights;
   auto make_desc = [&] {
-    return bias ? cb::desc(dnnl::algorithm::convolution_direct, d.src_w, d.wei_w, d.bias, d.dst_w, d.strides, d.pad,
+    // diff_weights in float32 whatever the mode (src and diff_dst may be bf16)
+    const memory::desc dwei =
+        d.wei_w.data_type() == dt::f32 ? d.wei_w : memory::desc(d.wei_w.dims(), dt::f32, tag::any);
+    return bias ? cb::desc(dnnl::algorithm::convolution_direct, d.src_w, dwei, d.bias, d.ddst_w, d.strides, d.pad,
                            d.pad)
-                : cb::desc(dnnl::algorithm::convolution_direct, d.src_w, d.wei_w, d.dst_w, d.strides, d.pad, d.pad);
+                : cb::desc(dnnl::algorithm::convolution_direct, d.src_w, dwei, d.ddst_w, d.strides, d.pad, d.pad);
   };
   cb::primitive_desc pd(make_desc(), user_scratchpad(), engine(), forward_pd(d, bias));
   std::vector<ArgSpec> specs{{DNNL_ARG_SRC, d.src, pd.src_desc(), false},
@@ -246,9 +260,9 @@ int threads() {
 
 // The thread count is part of the key: oneDNN sizes some primitives' scratchpads and work
 // splits for the threads present when it creates them.
-Entry& entry(const Conv2dShape& s, DnnlLayout layout) {
+Entry& entry(const Conv2dShape& s, DnnlLayout layout, DnnlType type) {
   const Key k{{s.N, s.IC, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad, s.OH, s.OW, static_cast<int>(layout),
-               threads()}};
+               threads(), static_cast<int>(type)}};
   return g_cache[k];
 }
 
@@ -282,13 +296,24 @@ void bias_grad(const Conv2dShape& s, const float* dout, float* db) {
 
 bool dnnl_available() { return true; }
 
+bool dnnl_bf16_native() {
+  static const bool native = [] {
+    const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+    // The ISA values are bit masks, each including the ones below it (dnnl_types.h).
+    const auto bits = static_cast<unsigned>(isa), bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+    return (bits & bf16) == bf16;
+  }();
+  return native;
+}
+
 bool conv2d_dnnl_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out,
-                         DnnlLayout layout) {
+                         DnnlLayout layout, DnnlType type) {
   if (s.N <= 0) return false;
+  if (type == DnnlType::Bf16) layout = DnnlLayout::Blocked;
   std::lock_guard<std::mutex> lock(g_mutex);
-  Entry& e = entry(s, layout);
+  Entry& e = entry(s, layout, type);
   const bool has_b = b != nullptr;
-  if (!ensure(e, e.fwd[has_b], [&] { return make_forward(descs(s, layout), has_b); })) return false;
+  if (!ensure(e, e.fwd[has_b], [&] { return make_forward(descs(s, layout, type), has_b); })) return false;
   if (has_b)
     run(*e.fwd[1], {x, w, b, out});
   else
@@ -297,13 +322,14 @@ bool conv2d_dnnl_forward(const Conv2dShape& s, const float* x, const float* w, c
 }
 
 bool conv2d_dnnl_backward(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx,
-                          float* dw, float* db, DnnlLayout layout) {
+                          float* dw, float* db, DnnlLayout layout, DnnlType type) {
   if (s.N <= 0) return false;
+  if (type == DnnlType::Bf16) layout = DnnlLayout::Blocked;
   std::lock_guard<std::mutex> lock(g_mutex);
-  Entry& e = entry(s, layout);
+  Entry& e = entry(s, layout, type);
   const bool with_db = db && dw;  // oneDNN sums the bias gradient alongside dw
-  if (dx && !ensure(e, e.bwd_data, [&] { return make_backward_data(descs(s, layout)); })) return false;
-  if (dw && !ensure(e, e.bwd_weights[with_db], [&] { return make_backward_weights(descs(s, layout), with_db); }))
+  if (dx && !ensure(e, e.bwd_data, [&] { return make_backward_data(descs(s, layout, type)); })) return false;
+  if (dw && !ensure(e, e.bwd_weights[with_db], [&] { return make_backward_weights(descs(s, layout, type), with_db); }))
     return false;
   if (dx) run(*e.bwd_data, {dout, w, dx});
   if (dw && with_db) run(*e.bwd_weights[1], {x, dout, dw, db});
@@ -318,7 +344,7 @@ size_t dnnl_primitives_created() {
 }
 size_t dnnl_workspace_bytes() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  return g_ws.total();
+  return g_ws_most;
 }
 
 }  // namespace gpunet::kernels::cpu::detail
@@ -327,11 +353,12 @@ size_t dnnl_workspace_bytes() {
 
 namespace gpunet::kernels::cpu::detail {
 bool dnnl_available() { return false; }
-bool conv2d_dnnl_forward(const Conv2dShape&, const float*, const float*, const float*, float*, DnnlLayout) {
+bool dnnl_bf16_native() { return false; }
+bool conv2d_dnnl_forward(const Conv2dShape&, const float*, const float*, const float*, float*, DnnlLayout, DnnlType) {
   return false;
 }
 bool conv2d_dnnl_backward(const Conv2dShape&, const float*, const float*, const float*, float*, float*, float*,
-                          DnnlLayout) {
+                          DnnlLayout, DnnlType) {
   return false;
 }
 size_t dnnl_primitives_created() { return 0; }

@@ -24,19 +24,31 @@ namespace gpunet::kernels::cpu::detail {
 // NCHW tensors in and out around each call.
 enum class DnnlLayout { Plain, Blocked };
 
+// F32: every argument float32. Bf16 (autocast): the public buffers stay float32, and the
+// reorders in front of the primitive round x, w and dout to bfloat16 (nearest even); the
+// primitive multiplies bf16 with float32 accumulation and writes out, dx, dw and db in float32.
+// Bf16 always runs in the Blocked layout (the reorders run anyway). oneDNN picks its
+// avx512_core_bf16 / avx512_core_amx kernels where the CPU has them (dnnl_bf16_native()).
+enum class DnnlType { F32, Bf16 };
+
+// True when oneDNN will run bf16 convolutions on native bf16 instructions (AVX512-BF16 or
+// AMX-BF16, as oneDNN's effective ISA says: ONEDNN_MAX_CPU_ISA caps it). False without oneDNN.
+bool dnnl_bf16_native();
+
 // True when gpunet was built with oneDNN.
 bool dnnl_available();
 
 // out = conv(x, w) + b (b may be nullptr). False: oneDNN absent or rejected the shape.
 bool conv2d_dnnl_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out,
-                         DnnlLayout layout);
+                         DnnlLayout layout, DnnlType type = DnnlType::F32);
 // dx, dw, db (each may be nullptr) as kernels::cpu::conv2d_backward: written fresh.
 // False: oneDNN absent or rejected the shape; nothing written.
 bool conv2d_dnnl_backward(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx,
-                          float* dw, float* db, DnnlLayout layout);
+                          float* dw, float* db, DnnlLayout layout, DnnlType type = DnnlType::F32);
 
 // Tests: how many oneDNN primitives (convolutions and reorders) have been created so far, and
-// the workspace's size in bytes. Both stay constant once every shape has run once.
+// the most workspace (reordered arguments + scratchpad) one call has borrowed from the host
+// allocator, in bytes. Both stay constant once every shape has run once.
 size_t dnnl_primitives_created();
 size_t dnnl_workspace_bytes();
 

@@ -40,3 +40,31 @@ template void linear_backward<double>(int, int, int, const double*, const double
                                       double*);
 
 }  // namespace gpunet::kernels::cpu
+
+// ---- autocast bf16 (kernels/linear.h): the float32 gemms on bf16-rounded copies ----
+#include <vector>
+
+#include "kernels/cpu/bf16.h"
+
+namespace gpunet::kernels::cpu {
+namespace {
+const float* rounded(const float* in, int64_t n, int slot) {
+  thread_local std::vector<float> buf[3];
+  if (buf[slot].size() < static_cast<size_t>(n)) buf[slot].resize(static_cast<size_t>(n));
+  detail::round_to_bf16(in, buf[slot].data(), n);
+  return buf[slot].data();
+}
+}  // namespace
+
+void linear_forward_bf16(int N, int IN, int OUT, const float* x, const float* w, const float* b, float* out) {
+  linear_forward<float>(N, IN, OUT, rounded(x, int64_t(N) * IN, 0), rounded(w, int64_t(OUT) * IN, 1), b, out);
+}
+
+void linear_backward_bf16(int N, int IN, int OUT, const float* x, const float* w, const float* dout, float* dx,
+                          float* dw, float* db) {
+  const float* xr = dw ? rounded(x, int64_t(N) * IN, 0) : x;
+  const float* wr = dx ? rounded(w, int64_t(OUT) * IN, 1) : w;
+  linear_backward<float>(N, IN, OUT, xr, wr, rounded(dout, int64_t(N) * OUT, 2), dx, dw, db);
+}
+
+}  // namespace gpunet::kernels::cpu

@@ -106,6 +106,76 @@ __global__ void batch_norm_backward_kernel(BatchNormShape s, const float* x, con
   }
 }
 
+// One block per channel: sum x, or sum (x - center[c])^2, in double (sync batch norm's local sums).
+__global__ void batch_norm_channel_sums_kernel(BatchNormShape s, const float* x, const double* center, double* out) {
+  const int64_t M = static_cast<int64_t>(s.N) * s.HW;
+  for (int c = blockIdx.x; c < s.C; c += gridDim.x) {
+    const double m = center ? center[c] : 0.0;
+    double acc = 0.0;
+    for (int64_t k = threadIdx.x; k < M; k += blockDim.x) {
+      const double v = static_cast<double>(x[bn_index(s, c, k)]);
+      acc += center ? (v - m) * (v - m) : v;
+    }
+    const double total = block_sum_all(acc);
+    if (threadIdx.x == 0) out[c] = total;
+    __syncthreads();
+  }
+}
+
+__global__ void batch_norm_apply_kernel(BatchNormShape s, const float* x, const float* weight, const float* bias,
+                                        const double* mean, const double* invstd, float* out, float* save_mean,
+                                        float* save_invstd) {
+  const int64_t M = static_cast<int64_t>(s.N) * s.HW;
+  for (int c = blockIdx.x; c < s.C; c += gridDim.x) {
+    if (threadIdx.x == 0) {
+      save_mean[c] = static_cast<float>(mean[c]);
+      save_invstd[c] = static_cast<float>(invstd[c]);
+    }
+    const double scale = (weight ? static_cast<double>(weight[c]) : 1.0) * invstd[c];
+    const double shift = bias ? static_cast<double>(bias[c]) : 0.0;
+    for (int64_t k = threadIdx.x; k < M; k += blockDim.x) {
+      const int64_t idx = bn_index(s, c, k);
+      out[idx] = static_cast<float>((static_cast<double>(x[idx]) - mean[c]) * scale + shift);
+    }
+  }
+}
+
+__global__ void batch_norm_backward_sums_kernel(BatchNormShape s, const float* x, const float* save_mean,
+                                                const float* save_invstd, const float* dout, double* out) {
+  const int64_t M = static_cast<int64_t>(s.N) * s.HW;
+  for (int c = blockIdx.x; c < s.C; c += gridDim.x) {
+    const double mean = save_mean[c], invstd = save_invstd[c];
+    double ag = 0.0, agx = 0.0;
+    for (int64_t k = threadIdx.x; k < M; k += blockDim.x) {
+      const int64_t idx = bn_index(s, c, k);
+      const double g = dout[idx];
+      ag += g;
+      agx += g * (static_cast<double>(x[idx]) - mean) * invstd;
+    }
+    const double sum_g = block_sum_all(ag), sum_gx = block_sum_all(agx);
+    if (threadIdx.x == 0) {
+      out[c] = sum_g;
+      out[s.C + c] = sum_gx;
+    }
+  }
+}
+
+__global__ void batch_norm_backward_apply_kernel(BatchNormShape s, const float* x, const float* weight,
+                                                 const float* save_mean, const float* save_invstd, const float* dout,
+                                                 const double* sums, double count, float* dx) {
+  const int64_t M = static_cast<int64_t>(s.N) * s.HW;
+  for (int c = blockIdx.x; c < s.C; c += gridDim.x) {
+    const double mean = save_mean[c], invstd = save_invstd[c];
+    const double k_c = (weight ? static_cast<double>(weight[c]) : 1.0) * invstd;
+    const double mg = sums[c] / count, mgx = sums[s.C + c] / count;
+    for (int64_t k = threadIdx.x; k < M; k += blockDim.x) {
+      const int64_t idx = bn_index(s, c, k);
+      const double xhat = (static_cast<double>(x[idx]) - mean) * invstd;
+      dx[idx] = static_cast<float>(k_c * (static_cast<double>(dout[idx]) - mg - xhat * mgx));
+    }
+  }
+}
+
 unsigned channel_blocks(int C) { return static_cast<unsigned>(std::min<int64_t>(C, kMaxBlocks)); }
 
 }  // namespace
@@ -125,6 +195,37 @@ void batch_norm_backward(const BatchNormShape& s, const float* x, const float* w
   if (s.C <= 0 || s.N <= 0 || s.HW <= 0) return;
   batch_norm_backward_kernel<<<channel_blocks(s.C), kBnThreads, 0, stream()>>>(
       s, x, weight, save_mean, save_invstd, use_batch_stats, dout, dx, dweight, dbias);
+  GPUNET_KERNEL_CHECK();
+}
+
+void batch_norm_channel_sums(const BatchNormShape& s, const float* x, const double* center, double* out) {
+  if (s.C <= 0) return;
+  batch_norm_channel_sums_kernel<<<channel_blocks(s.C), kBnThreads, 0, stream()>>>(s, x, center, out);
+  GPUNET_KERNEL_CHECK();
+}
+
+void batch_norm_apply(const BatchNormShape& s, const float* x, const float* weight, const float* bias,
+                      const double* mean, const double* invstd, float* out, float* save_mean, float* save_invstd) {
+  if (s.C <= 0) return;
+  batch_norm_apply_kernel<<<channel_blocks(s.C), kBnThreads, 0, stream()>>>(s, x, weight, bias, mean, invstd, out,
+                                                                            save_mean, save_invstd);
+  GPUNET_KERNEL_CHECK();
+}
+
+void batch_norm_backward_sums(const BatchNormShape& s, const float* x, const float* save_mean,
+                              const float* save_invstd, const float* dout, double* out) {
+  if (s.C <= 0) return;
+  batch_norm_backward_sums_kernel<<<channel_blocks(s.C), kBnThreads, 0, stream()>>>(s, x, save_mean, save_invstd,
+                                                                                    dout, out);
+  GPUNET_KERNEL_CHECK();
+}
+
+void batch_norm_backward_apply(const BatchNormShape& s, const float* x, const float* weight, const float* save_mean,
+                               const float* save_invstd, const float* dout, const double* sums, double count,
+                               float* dx) {
+  if (s.C <= 0) return;
+  batch_norm_backward_apply_kernel<<<channel_blocks(s.C), kBnThreads, 0, stream()>>>(
+      s, x, weight, save_mean, save_invstd, dout, sums, count, dx);
   GPUNET_KERNEL_CHECK();
 }
 

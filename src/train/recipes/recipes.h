@@ -5,5 +5,6 @@
 namespace gpunet::train::recipes {
 
 Recipe airbench94();
+Recipe airbench94_muon();
 
 }  // namespace gpunet::train::recipes

@@ -1,0 +1,49 @@
+#pragma once
+// Internal: autocast bf16 on the CPU (src/kernels/cpu/conv2d_bf16.cpp, linear_bf16.cpp).
+// Two ways to multiply in bfloat16 with float32 accumulation, with the same results up to the
+// order of the float32 sums:
+//   Dnnl:    oneDNN's bf16 convolution primitives (conv2d_dnnl.h, DnnlType::Bf16), whose reorders
+//            round x, w and dout to bf16; native AVX512-BF16 / AMX instructions. Forward and
+//            backward data of wide layers, where the CPU has native bf16 (dnnl_bf16_native());
+//            their weight gradients take the Rounded path (oneDNN 2.6's bf16 backward-weights
+//            kernels measured slower than its float32 one).
+//   Rounded: x, w and dout rounded to bf16 values (nearest even) into float32 scratch copies,
+//            then the float32 kernels (direct, oneDNN f32, im2col + OpenBLAS, OpenBLAS sgemm):
+//            a bf16 x bf16 product is exact in float32, so this is bf16 arithmetic with float32
+//            accumulation, at float32 speed plus a rounding pass. Narrow layers (where the
+//            float32 rule picks the direct kernels), linears, and every layer on CPUs without
+//            native bf16 (the slower, correct path; gpunet::cpu_bf16_mode() says which).
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "kernels/conv2d.h"
+
+namespace gpunet::kernels::cpu::detail {
+
+// Rounds a float to the nearest bfloat16 value (ties to even; NaN stays NaN), as c10::BFloat16.
+inline float to_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return x;
+  u += 0x7fffu + ((u >> 16) & 1u);
+  u &= 0xffff0000u;
+  float r;
+  std::memcpy(&r, &u, sizeof r);
+  return r;
+}
+// out[i] = to_bf16(in[i]) for i < n (in == out allowed).
+void round_to_bf16(const float* in, float* out, int64_t n);
+
+enum class Bf16Path { Dnnl, Rounded };
+// Tests only: true makes every bf16 layer take the Rounded path (what a CPU without native bf16
+// runs). Not thread-safe.
+void set_bf16_rounded_for_testing(bool rounded);
+// The path conv2d_forward_bf16/backward_bf16 take for s: Rounded where the float32 rule picks the
+// direct kernels (LeNet, airbench's whitening and first layer: 3 or 24 input channels), where
+// oneDNN is absent, or the CPU lacks native bf16; else Dnnl.
+Bf16Path conv2d_bf16_path(const Conv2dShape& s);
+// How bf16 runs on this CPU, in words (gpunet::cpu_bf16_mode).
+std::string bf16_mode();
+
+}  // namespace gpunet::kernels::cpu::detail
