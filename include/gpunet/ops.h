@@ -64,6 +64,15 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int output_size);
 ///   Tensor y = ops::batch_norm2d(x, w, b, rm, rv, /*training=*/true);
 Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                     const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+/// gelu(batch_norm2d(...), approximate), equal to the two calls in values and gradients, with
+/// less memory: with batch statistics and autograd it is one backward node that keeps only what
+/// batch_norm2d keeps and recomputes the normalised tensor in the backward (one more pass over x)
+/// instead of holding it for gelu. Otherwise (eval mode with running statistics, or no grad) it
+/// is the two ops.
+///   Tensor h = ops::batch_norm2d_gelu(x, w, b, rm, rv, /*training=*/true);
+Tensor batch_norm2d_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5,
+                         const std::string& approximate = "none");
 /// gelu(x) = x * Phi(x) (approximate "none", with erf) or the "tanh" approximation (PyTorch's).
 Tensor gelu(const Tensor& x, const std::string& approximate = "none");
 /// silu(x) = x * sigmoid(x).

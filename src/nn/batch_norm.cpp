@@ -27,17 +27,29 @@ BatchNorm2d::BatchNorm2d(int num_features, double eps, std::optional<double> mom
   }
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
-  const bool training = is_training();
+double BatchNorm2d::step_momentum() {
   double m = momentum_.value_or(0.0);
-  if (training && track_) {
+  if (is_training() && track_) {
     // PyTorch: num_batches_tracked += 1 before the update; momentum None uses 1 / that count.
     ops::detail::increment_(num_batches_tracked);
     if (!momentum_) m = 1.0 / static_cast<double>(num_batches_tracked.item());
   }
+  return m;
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  const bool training = is_training();
+  const double m = step_momentum();
   // Registered tensors are read through the module's fields, which load_state_dict/to() keep current.
   if (training && sync_) return ops::sync_batch_norm2d(x, weight, bias, running_mean, running_var, m, eps_, sync_);
   return ops::batch_norm2d(x, weight, bias, running_mean, running_var, training, m, eps_);
+}
+
+Tensor BatchNorm2d::forward_gelu(const Tensor& x, const std::string& approximate) {
+  const bool training = is_training();
+  if (training && sync_) return ops::gelu(forward(x), approximate);
+  const double m = step_momentum();
+  return ops::batch_norm2d_gelu(x, weight, bias, running_mean, running_var, training, m, eps_, approximate);
 }
 
 std::string BatchNorm2d::repr() const {

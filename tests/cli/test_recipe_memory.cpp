@@ -1,10 +1,11 @@
-// Issue 13/14's memory bound, as far as it is met: the airbench94 recipe at its batch of 1024,
-// whitening, a training step and the final evaluation with TTA, keeps its peak resident set (the
-// child process's ru_maxrss, from wait4) under 2 GB on the embedded sample. The sample is
+// Issue 13/14's memory bound: the airbench94 recipe at its batch of 1024, whitening, a training
+// step, the validation and the final evaluation with TTA, keeps its peak resident set (the child
+// process's ru_maxrss, from wait4) under the issue's 1.5 GB on the embedded sample. The sample is
 // CIFAR-10-shaped (5,000 training images: 4 batches of 1024 an epoch), so --epochs 0.25 plans one
-// step and runs the whole recipe. main before this test measured 3.5 GB for training alone; the
-// issue's 1.5 GB is not met yet (docs/PERFORMANCE.md, "Host memory"), and this bound goes down
-// as it is. About 10-20 s on one thread: the one test that runs the recipe at its batch.
+// step and runs the whole recipe. Measured 1.30 GB (the full dataset, 3 steps and the whole test
+// set: 1.48 GB, docs/PERFORMANCE.md "Host memory"); main measured 3.5 GB for training alone
+// before the memory work. About 10-20 s on one thread: the one test that runs the recipe at its
+// batch.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -57,7 +58,7 @@ Spawned spawn_cli(const std::vector<std::string>& args) {
   return s;
 }
 
-TEST(RecipeMemory, Airbench94AtBatch1024StaysUnder2GB) {
+TEST(RecipeMemory, Airbench94AtBatch1024StaysUnder1500MB) {
   const std::string sample = std::string(GPUNET_SOURCE_DIR) + "/data/cifar10-sample";
   const Spawned r = spawn_cli({"train", "--recipe", "airbench94", "--device", "cpu", "--data", sample, "--epochs",
                                "0.25", "--threads", "1", "--quiet"});
@@ -68,7 +69,7 @@ TEST(RecipeMemory, Airbench94AtBatch1024StaysUnder2GB) {
   ASSERT_EQ(j["batch_size"], 1024);
   ASSERT_EQ(j["steps"], 1);
   ASSERT_TRUE(j["test_accuracy"].is_number()) << "the final evaluation with TTA did not run: " << lines.back();
-  constexpr double kBoundBytes = 2.0e9;
+  constexpr double kBoundBytes = 1.5e9;
   const double rss = static_cast<double>(r.max_rss_kb) * 1024.0;
   EXPECT_GT(rss, 0.2e9) << "ru_maxrss does not look like a training run's";
   EXPECT_LT(rss, kBoundBytes) << "peak RSS " << rss / 1e9 << " GB at batch 1024 (bound " << kBoundBytes / 1e9 << " GB)";

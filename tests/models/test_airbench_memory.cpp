@@ -1,13 +1,18 @@
 // Host memory of an airbench94 training step: the tensors in use at once (memory::stats peak)
 // stay close to what backward needs, the activations the nodes save. Per image (floats):
 //   whiten: its GELU's input and output                       2 x 24x31x31 = 46,128
-//   group1: pool argmax + 6 saved (BN, GELU, conv inputs)     7 x 64x15x15 = 100,800
-//   group2:                                                   7 x 256x7x7  = 87,808
-//   group3:                                                   7 x 256x3x3  = 16,128
+//   group1: pool argmax + 4 saved (2 BN inputs, 2 conv inputs) 5 x 64x15x15 = 72,000
+//   group2:                                                   5 x 256x7x7  = 62,720
+//   group3:                                                   5 x 256x3x3  = 11,520
 //   final pool + head                                         2 x 256      = 512
-// = 251,376 floats, 0.96 MiB per image. The step's peak adds the gradients in flight and the
-// conv's reordered buffers and the weights' gradients (bound: 1.5x). When the graph held every intermediate (each conv output before its
-// max-pool as well), the peak was 1.9 MB per image (1.93 GB at batch 1024).
+// = 192,880 floats, 0.74 MiB per image (each BN + GELU is one op, ops::batch_norm2d_gelu, which
+// recomputes the BN output in the backward: with the two ops it was 7 per group, 0.96 MiB). The
+// step's peak comes where group1's saved tensors are all alive and group2's not yet: group2's
+// first conv, whose output before the pool (256x15x15) and oneDNN's blocked copies of its input
+// and output add 0.5 MB per image (measured: 1.18 MB per image in all, 1.53x; 1.29 MB with the
+// two ops, the difference being exactly group1's two BN outputs; bound: 1.6x). When the graph
+// held every intermediate (each conv output before its max-pool as well), the peak was 1.9 MB
+// per image (1.93 GB at batch 1024).
 #include <gtest/gtest.h>
 
 #include "gpunet/autograd.h"
@@ -20,7 +25,7 @@ namespace {
 
 TEST(AirbenchMemory, ATrainingStepHoldsLittleMoreThanTheSavedActivations) {
   constexpr int64_t B = 64;
-  constexpr double kSavedBytesPerImage = 251376.0 * 4;
+  constexpr double kSavedBytesPerImage = 192880.0 * 4;
   Generator gen(0);
   models::Airbench94 net(gen);
   net.train();
@@ -33,7 +38,7 @@ TEST(AirbenchMemory, ATrainingStepHoldsLittleMoreThanTheSavedActivations) {
   ops::cross_entropy(net.forward(x), y, 0.2, ops::Reduction::Sum).backward();
   const double step_peak = static_cast<double>(memory::stats(Device::cpu()).peak - before);
   const double per_image = step_peak / B;
-  EXPECT_LT(per_image, 1.5 * kSavedBytesPerImage)
+  EXPECT_LT(per_image, 1.6 * kSavedBytesPerImage)
       << "a training step held " << step_peak / 1e6 << " MB at batch " << B << " (" << per_image / 1e6
       << " MB per image) against " << kSavedBytesPerImage / 1e6 << " MB per image of saved activations";
   EXPECT_GT(per_image, kSavedBytesPerImage) << "the bound's arithmetic no longer describes the model";

@@ -259,6 +259,21 @@ TEST(RecipeAirbench94, WholeShortRunEqualsThePeerStepForStep) {
   EXPECT_LE(s16.worst, 1.0) << s16.where;
 }
 
+// The loop evaluates on the CPU in batches no larger than the training batch (memory); in eval
+// mode each image's logits do not depend on the split, so neither does the accuracy, with or
+// without the TTA views.
+TEST(RecipeAirbench94, EvaluationDoesNotDependOnTheBatchSplit) {
+  Generator gen(0);
+  models::Airbench94 net(gen, {{24, 32, 32}, 1.0 / 9.0});
+  auto test_set = first(data::Split::Test, 100);
+  for (bool tta : {false, true}) {
+    const double whole = train::recipe_accuracy(R(), net, test_set, Device::cpu(), tta, 2000);
+    const double split = train::recipe_accuracy(R(), net, test_set, Device::cpu(), tta, 7);
+    EXPECT_GT(whole, 0.0);
+    EXPECT_DOUBLE_EQ(whole, split) << "tta " << tta;
+  }
+}
+
 // The check has teeth: a recipe off in one hyper-parameter is caught.
 TEST(RecipeAirbench94, WrongHyperParametersAreCaught) {
   std::vector<std::pair<std::string, train::Recipe>> wrong;

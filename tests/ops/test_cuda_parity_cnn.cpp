@@ -275,6 +275,9 @@ TEST(CudaParityCnn, OpsThroughAutograd) {
   }, 1e-4, 1e-4);
   op_parity("batch_norm2d batch 1", {rand_cpu({1, 3, 4, 5}, 63)}, {true},
             [](const Inputs& t) { return ops::batch_norm2d(t[0], Tensor(), Tensor(), Tensor(), Tensor(), true); });
+  op_parity("batch_norm2d_gelu train", {x, w, b}, {true, false, true}, [](const Inputs& t) {
+    return ops::batch_norm2d_gelu(t[0], t[1], t[2], Tensor(), Tensor(), true);
+  }, 1e-4, 1e-4);
   op_parity("gelu", {x}, {true}, [](const Inputs& t) { return ops::gelu(t[0]); });
   op_parity("gelu tanh", {x}, {true}, [](const Inputs& t) { return ops::gelu(t[0], "tanh"); });
   op_parity("silu", {x}, {true}, [](const Inputs& t) { return ops::silu(t[0]); });

@@ -9,6 +9,7 @@
 ///   Tensor y = (*bn)(x);                                             // x: (N, 64, H, W)
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "gpunet/nn/module.h"
 
@@ -26,6 +27,10 @@ class BatchNorm2d : public Module {
   /// x: (N, num_features, H, W). In training mode with running statistics it also advances
   /// num_batches_tracked on x's device (no synchronisation) and updates the running statistics.
   Tensor forward(const Tensor& x) override;
+  /// gelu(forward(x), approximate) with the bookkeeping of forward(), through
+  /// ops::batch_norm2d_gelu (the normalised tensor is recomputed in the backward, not kept). A
+  /// sync-BN layer in training runs the two steps.
+  Tensor forward_gelu(const Tensor& x, const std::string& approximate = "none");
   std::string repr() const override;
   std::string export_onnx(OnnxGraph& g, const std::string& x) const override;
   /// Cumulative averaging (momentum nullopt) reads num_batches_tracked on the host every step,
@@ -50,6 +55,8 @@ class BatchNorm2d : public Module {
   std::optional<double> momentum_;
   bool affine_, track_;
   std::shared_ptr<SumGroup> sync_;
+  // In training with running statistics: advances num_batches_tracked; the momentum to use.
+  double step_momentum();
 };
 
 }  // namespace gpunet::nn
