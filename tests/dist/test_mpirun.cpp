@@ -79,24 +79,6 @@ void write_bright_dark_set(const std::filesystem::path& data) {
   std::ofstream(data / "batches.meta.txt") << "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n";
 }
 
-// The largest |a - b| over each float tensor of two weight files, relative to that tensor's
-// scale (max |b|), and the tensor where it is.
-double worst_scaled_diff(const std::string& a_path, const std::string& b_path, std::string* where) {
-  const auto fa = io::load_safetensors(a_path), fb = io::load_safetensors(b_path);
-  EXPECT_EQ(fa.tensors.size(), fb.tensors.size());
-  double worst = 0;
-  for (size_t i = 0; i < fb.tensors.size() && i < fa.tensors.size(); ++i) {
-    const auto& [name, t] = fb.tensors[i];
-    if (t.dtype() != DType::Float32) continue;
-    const auto va = fa.tensors[i].second.to_vector<float>(), vb = t.to_vector<float>();
-    double scale = 1e-30, d = 0;
-    for (float v : vb) scale = std::max(scale, double(std::fabs(v)));
-    for (size_t k = 0; k < va.size(); ++k) d = std::max(d, std::fabs(double(va[k]) - vb[k]));
-    if (d / scale > worst) worst = d / scale, *where = name;
-  }
-  return worst;
-}
-
 TEST(MpiRun, SyncBnEqualsOneProcessAtTheDoubleBatch) {
   SKIP_WITHOUT_MPI();
   TempDir tmp;
@@ -167,8 +149,8 @@ TEST(MpiRun, SyncBnStaysInsideTheFloat32SpreadOverThreeSteps) {
                                     " --sync-bn --save " + sh_quote(sync));
   ASSERT_EQ(c3, 0) << o3;
   std::string where_spread, where_sync;
-  const double spread = worst_scaled_diff(vec, one, &where_spread);
-  const double d = worst_scaled_diff(sync, one, &where_sync);
+  const double spread = max_rel_diff(vec, one, &where_spread);
+  const double d = max_rel_diff(sync, one, &where_sync);
   std::printf("[ dist ] resnet18, 3 steps: --sync-bn 2 x 4 vs 1 x 8 %.3g (worst: %s); float32 spread, vector vs "
               "reference kernels in 1 x 8, %.3g (worst: %s)\n", d, where_sync.c_str(), spread, where_spread.c_str());
   if (spread == 0) GTEST_SKIP() << "this CPU runs the reference kernels only: no second float32 run to compare with";
