@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -27,6 +28,7 @@
 #include "gpunet/error.h"
 #include "gpunet/host_memory.h"
 #include "gpunet/kernel_paths.h"
+#include "gpunet/models/airbench.h"
 #include "gpunet/models/registry.h"
 #include "gpunet/optim/sgd.h"
 #include "gpunet/tensor.h"
@@ -39,6 +41,7 @@ struct BenchArgs {
   std::string data, device, batch_sizes = "4,64,512", cuda_graph = "auto", data_path = "auto";
   std::string model = models::registry().default_name();
   std::string precision = "fp32";
+  double width = 1.0;  // airbench94's channel widths x this (the scaling table)
   int steps = 200, warmup = 20, repeats = 3, threads = 0;
   bool json = false, loader_only = false;
 };
@@ -109,11 +112,32 @@ void one_step(data::DataLoader& loader, TrainStep& step, data::Batch& b, bool lo
   if (!loader_only) step(b.x, b.y);
 }
 
+std::string width_text(double w) {
+  std::ostringstream o;
+  o << w;
+  return o.str();
+}
+
+// airbench94's widths (64, 256, 256) x w, rounded, at least 1 each.
+std::array<int, 3> scaled_widths(double w) {
+  std::array<int, 3> out{64, 256, 256};
+  for (int& c : out) c = std::max(1, static_cast<int>(std::lround(c * w)));
+  return out;
+}
+
+// The model by name; airbench94 (and its Muon variant) at --width x its channels.
+std::shared_ptr<nn::Module> make_net(const BenchArgs& a, Generator& gen) {
+  if (a.width == 1.0) return models::make_model(a.model, gen);
+  const std::array<int, 3> w = scaled_widths(a.width);
+  if (a.model == "airbench94") return std::make_shared<models::Airbench94>(gen, models::Airbench94Options{w});
+  return std::make_shared<models::Airbench94>(gen, models::Airbench94Options::muon_record(w));
+}
+
 Result bench_one(const std::shared_ptr<const data::ImageDataset>& ds, Device dev, int64_t batch, const BenchArgs& a,
                  Precision precision) {
   const Autocast autocast(precision);  // conv2d and linear in bf16 under --precision bf16
   Generator gen(0);
-  const std::shared_ptr<nn::Module> net = models::make_model(a.model, gen);
+  const std::shared_ptr<nn::Module> net = make_net(a, gen);
   net->to(dev);
   optim::SGD opt(*net, {.lr = 0.001, .momentum = 0.9});
   TrainStep step(*net, opt, parse_graph_mode(a.cuda_graph));
@@ -173,6 +197,17 @@ void run_bench(const BenchArgs& a) {
     throw InputError("--data-path " + a.data_path + ": expected auto, host or device");
   parse_graph_mode(a.cuda_graph);  // checked before any work
   const models::ModelEntry& model = model_flag(a.model);
+  if (a.width != 1.0) {
+    if (model.name != "airbench94" && model.name != "airbench94_muon")
+      throw InputError("--width " + width_text(a.width) + ": only airbench94 and airbench94_muon scale their widths (" +
+                       model.name + " has fixed widths); drop --width or use --model airbench94");
+    if (!(a.width > 0.0 && a.width <= 16.0))
+      throw InputError("--width " + width_text(a.width) + ": expected a factor in (0, 16], e.g. 0.5, 1 or 2");
+    if (scaled_widths(a.width)[0] < 24)
+      throw InputError("--width " + width_text(a.width) +
+                       ": airbench94's first group needs at least the whitening's 24 channels (64 x the factor); "
+                       "give a factor of at least 0.375");
+  }
   const std::vector<int64_t> sizes = parse_batch_sizes(a.batch_sizes);
   std::string why;
   const Device dev = choose_device(a.device, &why);
@@ -209,6 +244,7 @@ void run_bench(const BenchArgs& a) {
       nlohmann::json j = {{"device", dev.str()},
                           {"model", model.name},
                           {"precision", a.precision},
+                          {"width", a.width},
                           {"batch_size", batch},
                           {"images_per_second", std::round(r.images_per_second * 10) / 10},
                           {"ms_per_step", std::round(r.ms_per_step * 10000) / 10000},
@@ -260,6 +296,9 @@ void register_bench(CLI::App& app, int& exit_code) {
   cmd->add_flag("--loader-only", a->loader_only, "time only the data loader (images/s of batches), not training");
   cmd->add_option("--cuda-graph", a->cuda_graph, graph_mode_help())->default_val("auto");
   cmd->add_option("--model", a->model, model_help(false))->capture_default_str();
+  cmd->add_option("--width", a->width,
+                  "airbench94 only: its channel widths (64, 256, 256) times this factor, e.g. 0.5 or 2")
+      ->capture_default_str();
   cmd->add_option("--precision", a->precision, "fp32, or bf16 on the CPU (conv2d and linear in bf16, autocast-style); fp16: GPU-only, not yet")->capture_default_str();
   cmd->callback([a, &exit_code] {
     run_bench(*a);

@@ -185,11 +185,34 @@ TEST(Bench, TableByDefault) {
   EXPECT_NE(r.out.find("ms/step"), std::string::npos) << r.out;
 }
 
+// --width scales airbench94's channels (the scaling table): the JSON says the factor, and a
+// narrower net holds less at its peak than the full one at the same batch.
+TEST(Bench, WidthScalesAirbench94) {
+  double peak[2] = {0, 0};
+  int i = 0;
+  for (const char* width : {"0.5", "1"}) {
+    RunResult r = run_cli(std::string("bench --model airbench94 --width ") + width +
+                          " --steps 1 --warmup 0 --repeats 1 --batch-sizes 8 --json --device cpu --threads 1 --data " +
+                          sh_quote(kSample));
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto lines = RunResult::lines(r.out);
+    ASSERT_EQ(lines.size(), 1u) << r.out;
+    const auto j = nlohmann::json::parse(lines[0]);
+    EXPECT_DOUBLE_EQ(j.at("width").get<double>(), std::stod(width));
+    peak[i++] = j.at("peak_host_bytes").get<double>();
+  }
+  EXPECT_LT(peak[0], 0.8 * peak[1]) << "width 0.5 held " << peak[0] << " bytes, width 1 " << peak[1];
+}
+
 TEST(Bench, BadFlagsAreExit2) {
   const std::string data = " --device cpu --data " + sh_quote(kSample);
   for (const std::string& flags : {std::string("--batch-sizes 4,x"), std::string("--batch-sizes 0"),
                                    std::string("--batch-sizes 100000"), std::string("--steps 0"),
-                                   std::string("--cuda-graph sometimes")}) {
+                                   std::string("--cuda-graph sometimes"), std::string("--width 2"),
+                                   std::string("--model airbench94 --width 0"),
+                                   std::string("--model airbench94 --width -1"),
+                                   std::string("--model airbench94 --width wide"),
+                                   std::string("--model airbench94 --width 0.25")}) {  // 16 < whiten's 24
     RunResult r = run_cli("bench --steps 1 --repeats 1 " + flags + data);
     EXPECT_EQ(r.code, 2) << flags << ": " << r.err;
     EXPECT_EQ(RunResult::lines(r.err).size(), 1u) << flags << ": " << r.err;

@@ -2,9 +2,10 @@
 // step, the validation and the final evaluation with TTA, keeps its peak resident set (the child
 // process's ru_maxrss, from wait4) under the 1.5 GB on the embedded sample. The sample is
 // CIFAR-10-shaped (5,000 training images: 4 batches of 1024 an epoch), so --epochs 0.25 plans one
-// step and runs the whole recipe. Measured 1.30 GB (the full dataset, 3 steps and the whole test
-// set: 1.48 GB, docs/PERFORMANCE.md "Host memory"); main measured 3.5 GB for training alone
-// before the memory work. About 10-20 s on one thread: the one test that runs the recipe at its
+// step and runs the whole recipe. The full dataset, 3 steps and the whole test set peak at
+// 1.395 x 10^9 bytes since oneDNN's blocked copies run in parts (1.524 x 10^9 before;
+// docs/PERFORMANCE.md "Host memory"); main measured 3.5 GB for training alone before the memory
+// work. About 10-20 s on one thread: the one test that runs the recipe at its
 // batch.
 #include <gtest/gtest.h>
 #include <fcntl.h>

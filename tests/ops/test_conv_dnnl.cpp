@@ -137,6 +137,46 @@ TEST_F(ConvDnnl, PrimitivesAreCreatedOncePerShape) {
   EXPECT_EQ(out, first);  // same inputs, same primitive: the same bits
 }
 
+// A batch whose blocked copies pass the workspace budget runs in parts (the forward and dx image
+// by image, dw and db summed over the parts) and still equals the reference; with the default
+// budget the same small call runs whole.
+TEST_F(ConvDnnl, ABatchOverTheWorkspaceBudgetRunsInPartsAndMatchesTheReference) {
+  struct Restore {
+    ~Restore() { kd::set_dnnl_workspace_budget(0); }
+  } restore;
+  const auto s = make_shape(7, 16, 10, 10, 32, 3, 1, 1);
+  std::mt19937 rng(31);
+  const auto x = random_vec(size_t(s.N) * s.IC * s.H * s.W, rng), w = random_vec(size_t(s.OC) * s.IC * 9, rng);
+  const auto b = random_vec(s.OC, rng), g = random_vec(size_t(s.N) * s.OC * s.OH * s.OW, rng);
+  const auto xd = to_double(x), wd = to_double(w), bd = to_double(b), gd = to_double(g);
+  std::vector<double> out_r(g.size()), dx_r(x.size()), dw_r(w.size()), db_r(b.size());
+  kc::reference::conv2d_forward<double>(s, xd.data(), wd.data(), bd.data(), out_r.data());
+  kc::reference::conv2d_backward<double>(s, xd.data(), wd.data(), gd.data(), dx_r.data(), dw_r.data(), db_r.data());
+  for (size_t budget : {size_t{0}, size_t{64} << 10, size_t{16} << 10}) {
+    SCOPED_TRACE(::testing::Message() << "budget " << budget);
+    kd::set_dnnl_workspace_budget(budget);
+    {
+      std::vector<float> out(g.size(), NAN), dx(x.size(), NAN), dw(w.size(), NAN), db(b.size(), NAN);
+      ASSERT_TRUE(kd::conv2d_dnnl_forward(s, x.data(), w.data(), b.data(), out.data(), kd::DnnlLayout::Blocked));
+      const size_t fwd_parts = kd::dnnl_parts_last_call();
+      ASSERT_TRUE(kd::conv2d_dnnl_backward(s, x.data(), w.data(), g.data(), dx.data(), dw.data(), db.data(),
+                                           kd::DnnlLayout::Blocked));
+      const size_t bwd_parts = kd::dnnl_parts_last_call();
+      if (budget == 0) {
+        EXPECT_EQ(fwd_parts, 1u);
+        EXPECT_EQ(bwd_parts, 1u);
+      } else {  // 7 x (16 + 32) x 100 floats of blocked src and dst: 134 KB
+        EXPECT_GE(fwd_parts, budget < (size_t{32} << 10) ? 7u : 3u);
+        EXPECT_GE(bwd_parts, 3u);
+      }
+      expect_close(out, out_r, 1e-5, "out");
+      expect_close(dx, dx_r, 1e-5, "dx");
+      expect_close(dw, dw_r, 1e-5, "dw");
+      expect_close(db, db_r, 1e-5, "db");
+    }
+  }
+}
+
 TEST(ConvPath, LeNetKeepsTheDirectKernelsAndWideLayersUseOneDnn) {
   kd::set_conv_algo_for_testing(kd::ConvAlgo::Auto);
   const bool direct_runs = kc::detected_isa() != kc::Isa::Generic;

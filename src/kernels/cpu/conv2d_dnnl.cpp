@@ -9,6 +9,11 @@
 // (scratchpad_mode::user) are borrowed from the host allocator for the call and given back at
 // its end: they share its cached pages with the tensors (grow-only buffers of their own held
 // 0.3 GB for airbench94 at batch 1024, and more once evaluation ran at batch 2000).
+// A call whose workspace would pass the budget (set_dnnl_workspace_budget, 96 MiB) runs the
+// batch in parts, each through the primitives of its own (smaller) shape: the forward and the
+// data gradient image by image as they are, the weight (and bias) gradients summed over the
+// parts. At batch 1024 airbench94's group2 conv1 borrowed 0.3 GB of blocked copies at the
+// training step's peak; in parts, 0.1 GB (docs/PERFORMANCE.md, "Host memory").
 #include "kernels/cpu/conv2d_dnnl.h"
 
 #if GPUNET_HAVE_DNNL
@@ -292,6 +297,45 @@ void bias_grad(const Conv2dShape& s, const float* dout, float* db) {
   }
 }
 
+// Workspace a run of p borrows: its reordered arguments and its scratchpad.
+size_t ws_bytes(const Prim& p) {
+  size_t b = p.scratch_bytes;
+  for (const Arg& a : p.args)
+    if (a.reordered) b += a.bytes;
+  return b;
+}
+
+size_t g_budget = kDnnlDefaultWorkspaceBudget;
+size_t g_last_parts = 0;  // the most parts one primitive of the last call ran in
+
+// The batch split into k near-equal parts (the first N % k one image larger): at most two shapes.
+// Parts keep at least kMinPart images (a scratchpad that does not shrink with the batch must not
+// split it into slivers), unless the budget is a test's below 1 MiB.
+struct Chunk {
+  int n0, n;
+};
+constexpr int kMinPart = 32;
+std::vector<Chunk> split(int N, size_t ws) {
+  size_t k = 1;
+  if (ws > g_budget && N > 1) {
+    const size_t most = g_budget < (size_t{1} << 20) ? static_cast<size_t>(N) : std::max<size_t>(1, N / kMinPart);
+    k = std::min(most, (ws + g_budget - 1) / g_budget);
+  }
+  std::vector<Chunk> out;
+  const int base = N / static_cast<int>(k), extra = N % static_cast<int>(k);
+  for (int i = 0, n0 = 0; i < static_cast<int>(k); ++i) {
+    const int n = base + (i < extra ? 1 : 0);
+    out.push_back({n0, n});
+    n0 += n;
+  }
+  return out;
+}
+
+Conv2dShape with_n(Conv2dShape s, int n) {
+  s.N = n;
+  return s;
+}
+
 }  // namespace
 
 bool dnnl_available() { return true; }
@@ -311,13 +355,30 @@ bool conv2d_dnnl_forward(const Conv2dShape& s, const float* x, const float* w, c
   if (s.N <= 0) return false;
   if (type == DnnlType::Bf16) layout = DnnlLayout::Blocked;
   std::lock_guard<std::mutex> lock(g_mutex);
-  Entry& e = entry(s, layout, type);
   const bool has_b = b != nullptr;
-  if (!ensure(e, e.fwd[has_b], [&] { return make_forward(descs(s, layout, type), has_b); })) return false;
-  if (has_b)
-    run(*e.fwd[1], {x, w, b, out});
-  else
-    run(*e.fwd[0], {x, w, out});
+  auto prim = [&](const Conv2dShape& sc) -> Prim* {
+    Entry& e = entry(sc, layout, type);
+    if (!ensure(e, e.fwd[has_b], [&] { return make_forward(descs(sc, layout, type), has_b); })) return nullptr;
+    return e.fwd[has_b].get();
+  };
+  Prim* whole = prim(s);
+  if (!whole) return false;
+  // Each image's output depends on that image alone: the batch runs in parts whose blocked
+  // copies fit the workspace budget.
+  const std::vector<Chunk> parts = split(s.N, ws_bytes(*whole));
+  g_last_parts = parts.size();
+  std::vector<Prim*> ps;
+  for (const Chunk& c : parts)
+    if (!ps.emplace_back(parts.size() == 1 ? whole : prim(with_n(s, c.n)))) return false;
+  const size_t in = static_cast<size_t>(s.IC) * s.H * s.W, outn = static_cast<size_t>(s.OC) * s.OH * s.OW;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const float* xi = x + parts[i].n0 * in;
+    float* oi = out + parts[i].n0 * outn;
+    if (has_b)
+      run(*ps[i], {xi, w, b, oi});
+    else
+      run(*ps[i], {xi, w, oi});
+  }
   return true;
 }
 
@@ -326,16 +387,79 @@ bool conv2d_dnnl_backward(const Conv2dShape& s, const float* x, const float* w, 
   if (s.N <= 0) return false;
   if (type == DnnlType::Bf16) layout = DnnlLayout::Blocked;
   std::lock_guard<std::mutex> lock(g_mutex);
-  Entry& e = entry(s, layout, type);
   const bool with_db = db && dw;  // oneDNN sums the bias gradient alongside dw
-  if (dx && !ensure(e, e.bwd_data, [&] { return make_backward_data(descs(s, layout, type)); })) return false;
-  if (dw && !ensure(e, e.bwd_weights[with_db], [&] { return make_backward_weights(descs(s, layout, type), with_db); }))
-    return false;
-  if (dx) run(*e.bwd_data, {dout, w, dx});
-  if (dw && with_db) run(*e.bwd_weights[1], {x, dout, dw, db});
-  if (dw && !with_db) run(*e.bwd_weights[0], {x, dout, dw});
+  auto data_prim = [&](const Conv2dShape& sc) -> Prim* {
+    Entry& e = entry(sc, layout, type);
+    if (!ensure(e, e.bwd_data, [&] { return make_backward_data(descs(sc, layout, type)); })) return nullptr;
+    return e.bwd_data.get();
+  };
+  auto weights_prim = [&](const Conv2dShape& sc) -> Prim* {
+    Entry& e = entry(sc, layout, type);
+    if (!ensure(e, e.bwd_weights[with_db],
+                [&] { return make_backward_weights(descs(sc, layout, type), with_db); }))
+      return nullptr;
+    return e.bwd_weights[with_db].get();
+  };
+  // Both primitives (and the parts' ones) are made before anything is written.
+  std::vector<Chunk> data_parts, weight_parts;
+  std::vector<Prim*> data_ps, weight_ps;
+  if (dx) {
+    Prim* whole = data_prim(s);
+    if (!whole) return false;
+    data_parts = split(s.N, ws_bytes(*whole));
+    for (const Chunk& c : data_parts)
+      if (!data_ps.emplace_back(data_parts.size() == 1 ? whole : data_prim(with_n(s, c.n)))) return false;
+  }
+  if (dw) {
+    Prim* whole = weights_prim(s);
+    if (!whole) return false;
+    weight_parts = split(s.N, ws_bytes(*whole));
+    for (const Chunk& c : weight_parts)
+      if (!weight_ps.emplace_back(weight_parts.size() == 1 ? whole : weights_prim(with_n(s, c.n)))) return false;
+  }
+  g_last_parts = std::max(data_parts.size(), weight_parts.size());
+  const size_t in = static_cast<size_t>(s.IC) * s.H * s.W, outn = static_cast<size_t>(s.OC) * s.OH * s.OW;
+  // dx: each image's from that image's dout alone.
+  for (size_t i = 0; i < data_parts.size(); ++i)
+    run(*data_ps[i], {dout + data_parts[i].n0 * outn, w, dx + data_parts[i].n0 * in});
+  // dw (and db): sums over the batch; the first part writes them, later parts add theirs.
+  if (dw) {
+    const size_t wn = static_cast<size_t>(s.OC) * s.IC * s.KH * s.KW;
+    std::vector<float> dw_part, db_part;
+    if (weight_parts.size() > 1) {
+      dw_part.resize(wn);
+      if (with_db) db_part.resize(static_cast<size_t>(s.OC));
+    }
+    for (size_t i = 0; i < weight_parts.size(); ++i) {
+      const float* xi = x + weight_parts[i].n0 * in;
+      const float* gi = dout + weight_parts[i].n0 * outn;
+      float* dwi = i == 0 ? dw : dw_part.data();
+      float* dbi = i == 0 ? db : db_part.data();
+      if (with_db)
+        run(*weight_ps[i], {xi, gi, dwi, dbi});
+      else
+        run(*weight_ps[i], {xi, gi, dwi});
+      if (i > 0) {
+        for (size_t j = 0; j < wn; ++j) dw[j] += dw_part[j];
+        if (with_db)
+          for (int j = 0; j < s.OC; ++j) db[j] += db_part[static_cast<size_t>(j)];
+      }
+    }
+  }
   if (db && !dw) bias_grad(s, dout, db);
   return true;
+}
+
+size_t dnnl_parts_last_call() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_last_parts;
+}
+
+size_t set_dnnl_workspace_budget(size_t bytes) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  const size_t old = g_budget;
+  g_budget = bytes > 0 ? bytes : kDnnlDefaultWorkspaceBudget;
+  return old;
 }
 
 size_t dnnl_primitives_created() {
@@ -363,6 +487,8 @@ bool conv2d_dnnl_backward(const Conv2dShape&, const float*, const float*, const 
 }
 size_t dnnl_primitives_created() { return 0; }
 size_t dnnl_workspace_bytes() { return 0; }
+size_t set_dnnl_workspace_budget(size_t) { return kDnnlDefaultWorkspaceBudget; }
+size_t dnnl_parts_last_call() { return 0; }
 }  // namespace gpunet::kernels::cpu::detail
 
 #endif

@@ -52,4 +52,14 @@ bool conv2d_dnnl_backward(const Conv2dShape& s, const float* x, const float* w, 
 size_t dnnl_primitives_created();
 size_t dnnl_workspace_bytes();
 
+// The most workspace (reordered copies + scratchpad) one primitive run may borrow: a call that
+// would need more runs its batch in parts (the forward and dx image by image as before; dw and
+// db summed over the parts, so their rounding differs from one whole-batch call). Returns the
+// previous budget; 0 restores the default. For tests (a small budget forces the parts).
+constexpr size_t kDnnlDefaultWorkspaceBudget = size_t{96} << 20;
+size_t set_dnnl_workspace_budget(size_t bytes);
+// Tests: into how many parts the last call split its batch (1: whole; the larger of the data
+// and weight gradients' counts for a backward call).
+size_t dnnl_parts_last_call();
+
 }  // namespace gpunet::kernels::cpu::detail
