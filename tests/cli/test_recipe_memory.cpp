@@ -59,10 +59,14 @@ Spawned spawn_cli(const std::vector<std::string>& args) {
   return s;
 }
 
-TEST(RecipeMemory, Airbench94AtBatch1024StaysUnder1500MB) {
+// The recipe with `extra` flags: exit 0, one step at batch 1024, the final TTA evaluation ran,
+// and the peak resident set stayed under 1.5 x 10^9 bytes.
+void expect_recipe_under_bound(const std::vector<std::string>& extra) {
   const std::string sample = std::string(GPUNET_SOURCE_DIR) + "/data/cifar10-sample";
-  const Spawned r = spawn_cli({"train", "--recipe", "airbench94", "--device", "cpu", "--data", sample, "--epochs",
-                               "0.25", "--threads", "1", "--quiet"});
+  std::vector<std::string> args{"train", "--recipe", "airbench94", "--device", "cpu", "--data", sample, "--epochs",
+                                "0.25", "--threads", "1", "--quiet"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const Spawned r = spawn_cli(args);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const auto lines = RunResult::lines(r.out);
   ASSERT_FALSE(lines.empty());
@@ -75,6 +79,12 @@ TEST(RecipeMemory, Airbench94AtBatch1024StaysUnder1500MB) {
   EXPECT_GT(rss, 0.2e9) << "ru_maxrss does not look like a training run's";
   EXPECT_LT(rss, kBoundBytes) << "peak RSS " << rss / 1e9 << " GB at batch 1024 (bound " << kBoundBytes / 1e9 << " GB)";
 }
+
+TEST(RecipeMemory, Airbench94AtBatch1024StaysUnder1500MB) { expect_recipe_under_bound({}); }
+
+// bf16 autocast adds its own buffers (oneDNN's bf16 copies, the rounded operands of the narrow
+// layers, made a part of the batch at a time): the same bound (full data: 1.443 x 10^9 bytes).
+TEST(RecipeMemory, Airbench94Bf16AtBatch1024StaysUnder1500MB) { expect_recipe_under_bound({"--precision", "bf16"}); }
 
 }  // namespace
 }  // namespace gpunet::clitest

@@ -39,6 +39,9 @@ enum class Bf16Path { Dnnl, Rounded };
 // Tests only: true makes every bf16 layer take the Rounded path (what a CPU without native bf16
 // runs). Not thread-safe.
 void set_bf16_rounded_for_testing(bool rounded);
+// Tests only: the rounded path makes its copies n images at a time (0: as many as fit its 64 MiB
+// budget, at least 16). Not thread-safe.
+void set_bf16_part_images_for_testing(int n);
 // The path conv2d_forward_bf16/backward_bf16 take for s: Rounded where the float32 rule picks the
 // direct kernels (LeNet, airbench's whitening and first layer: 3 or 24 input channels), where
 // oneDNN is absent, or the CPU lacks native bf16; else Dnnl.

@@ -1,7 +1,13 @@
 // conv2d in bf16 autocast on the CPU: oneDNN's bf16 primitives for wide layers, the float32
 // kernels on bf16-rounded copies elsewhere (kernels/cpu/bf16.h says why both are bf16 arithmetic).
+// The rounded copies are made a part of the batch at a time (at most kRoundedBudget bytes of
+// them), in buffers borrowed from the host allocator for the call: whole-batch copies in
+// grow-only buffers held 0.35 GB more for airbench94 at batch 1024 (its bf16 recipe peaked at
+// 1.95 GB of RSS; docs/PERFORMANCE.md "Host memory").
+#include <algorithm>
 #include <vector>
 
+#include "core/device_api.h"
 #include "kernels/conv2d.h"
 #include "kernels/cpu/bf16.h"
 #include "kernels/cpu/conv2d_direct.h"
@@ -11,15 +17,9 @@ namespace gpunet::kernels::cpu {
 namespace detail {
 namespace {
 bool g_force_rounded = false;
-
-// Grow-only scratch for the rounded copies: x, w, dout.
-float* rounded_copy(const float* in, int64_t n, int slot) {
-  thread_local std::vector<float> buf[3];
-  if (buf[slot].size() < static_cast<size_t>(n)) buf[slot].resize(static_cast<size_t>(n));
-  round_to_bf16(in, buf[slot].data(), n);
-  return buf[slot].data();
-}
 }  // namespace
+int g_part_images = 0;  // tests: images per part of the rounded path (0: by the budget)
+void set_bf16_part_images_for_testing(int n) { g_part_images = n; }
 
 void round_to_bf16(const float* in, float* out, int64_t n) {
 #pragma omp parallel for schedule(static) if (n >= (int64_t(1) << 16))
@@ -44,9 +44,80 @@ std::string bf16_mode() {
 }  // namespace detail
 
 namespace {
-int64_t x_size(const Conv2dShape& s) { return static_cast<int64_t>(s.N) * s.IC * s.H * s.W; }
 int64_t w_size(const Conv2dShape& s) { return static_cast<int64_t>(s.OC) * s.IC * s.KH * s.KW; }
-int64_t out_size(const Conv2dShape& s) { return static_cast<int64_t>(s.N) * s.OC * s.OH * s.OW; }
+
+constexpr int64_t kRoundedBudget = int64_t{32} << 20;  // bytes of rounded x and dout per part
+constexpr int kMinPart = 16;                           // images: parts stay wide enough to thread
+
+// One buffer from the host allocator for a call's rounded copies, given back when the call ends
+// (or throws). A call in parts always takes kRoundedBudget bytes, whatever its shape: one size
+// that the allocator's best fit reuses call after call (parts of their own sizes fragmented its
+// arena: 0.28 GB more held at batch 1024).
+struct Scratch {
+  void* p = nullptr;
+  size_t bytes = 0;
+  explicit Scratch(size_t n) : p(n ? gpunet::detail::cpu_allocate(n) : nullptr), bytes(n) {}
+  ~Scratch() {
+    if (p) gpunet::detail::cpu_deallocate(p, bytes);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  float* at(int64_t offset) const { return static_cast<float*>(p) + offset; }
+};
+
+// Images per part: the rounded copies of `per_image` floats each stay within the budget.
+int part_images(const Conv2dShape& s, int64_t per_image) {
+  if (detail::g_part_images > 0) return std::min(detail::g_part_images, s.N);
+  const int64_t fit = kRoundedBudget / std::max<int64_t>(1, per_image * static_cast<int64_t>(sizeof(float)));
+  return std::max(1, static_cast<int>(std::clamp<int64_t>(fit, std::min(kMinPart, s.N), s.N)));
+}
+
+// The buffer for parts of `part` images of `per_image` floats.
+size_t scratch_bytes(const Conv2dShape& s, int part, int64_t per_image) {
+  const size_t need = static_cast<size_t>(part) * static_cast<size_t>(per_image) * sizeof(float);
+  return part < s.N ? std::max(need, static_cast<size_t>(kRoundedBudget)) : need;
+}
+
+// The float32 backward on rounded operands, a part of the batch at a time: dx image by image,
+// dw and db summed over the parts (the first part writes them).
+void rounded_backward(const Conv2dShape& s, const float* x, const float* wr, const float* dout, float* dx, float* dw,
+                      float* db) {
+  const int64_t x_img = static_cast<int64_t>(s.IC) * s.H * s.W, o_img = static_cast<int64_t>(s.OC) * s.OH * s.OW;
+  if (s.N <= 0) return conv2d_backward<float>(s, x, wr, dout, dx, dw, db);  // zeros, as the float32 path
+  const int64_t x_part = dw ? x_img : 0;  // x only feeds dw
+  const int part = part_images(s, x_part + o_img);
+  const Scratch buf(scratch_bytes(s, part, x_part + o_img));
+  std::vector<float> dw_part, db_part;
+  for (int n0 = 0; n0 < s.N; n0 += part) {
+    Conv2dShape sp = s;
+    sp.N = std::min(part, s.N - n0);
+    float* xr = buf.at(0);
+    float* gr = buf.at(sp.N * x_part);
+    if (dw) detail::round_to_bf16(x + n0 * x_img, xr, sp.N * x_img);
+    detail::round_to_bf16(dout + n0 * o_img, gr, sp.N * o_img);
+    float* dwp = dw;
+    float* dbp = db;
+    if (n0 > 0) {  // later parts: into scratch, then added
+      if (dw) dw_part.resize(static_cast<size_t>(w_size(s)));
+      if (db) db_part.resize(static_cast<size_t>(s.OC));
+      dwp = dw ? dw_part.data() : nullptr;
+      dbp = db ? db_part.data() : nullptr;
+    }
+    conv2d_backward<float>(sp, dw ? xr : x + n0 * x_img, wr, gr, dx ? dx + n0 * x_img : nullptr, dwp, dbp);
+    if (n0 > 0) {
+      if (dw)
+        for (size_t i = 0; i < dw_part.size(); ++i) dw[i] += dw_part[i];
+      if (db)
+        for (int i = 0; i < s.OC; ++i) db[i] += db_part[static_cast<size_t>(i)];
+    }
+  }
+}
+
+// w rounded, in a buffer of its own (small: at most OC x IC x K x K).
+struct RoundedWeights {
+  std::vector<float> v;
+  explicit RoundedWeights(const float* w, int64_t n) : v(static_cast<size_t>(n)) { detail::round_to_bf16(w, v.data(), n); }
+};
 }  // namespace
 
 void conv2d_forward_bf16(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out) {
@@ -54,7 +125,17 @@ void conv2d_forward_bf16(const Conv2dShape& s, const float* x, const float* w, c
   if (conv2d_bf16_path(s) == Bf16Path::Dnnl &&
       conv2d_dnnl_forward(s, x, w, b, out, DnnlLayout::Blocked, DnnlType::Bf16))
     return;
-  conv2d_forward<float>(s, rounded_copy(x, x_size(s), 0), rounded_copy(w, w_size(s), 1), b, out);
+  // Each image's output from that image alone: the rounded input a part at a time.
+  const int64_t x_img = static_cast<int64_t>(s.IC) * s.H * s.W, o_img = static_cast<int64_t>(s.OC) * s.OH * s.OW;
+  const RoundedWeights wr(w, w_size(s));
+  const int part = part_images(s, x_img);
+  const Scratch buf(scratch_bytes(s, part, x_img));
+  for (int n0 = 0; n0 < s.N; n0 += part) {
+    Conv2dShape sp = s;
+    sp.N = std::min(part, s.N - n0);
+    round_to_bf16(x + n0 * x_img, buf.at(0), sp.N * x_img);
+    conv2d_forward<float>(sp, buf.at(0), wr.v.data(), b, out + n0 * o_img);
+  }
 }
 
 void conv2d_backward_bf16(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx,
@@ -65,13 +146,12 @@ void conv2d_backward_bf16(const Conv2dShape& s, const float* x, const float* w, 
   // measured 1.5x-80x slower than its float32 one on airbench's shapes (docs/PERFORMANCE.md).
   if (conv2d_bf16_path(s) == Bf16Path::Dnnl && dx &&
       conv2d_dnnl_backward(s, x, w, dout, dx, nullptr, nullptr, DnnlLayout::Blocked, DnnlType::Bf16)) {
-    if (dw || db) conv2d_backward<float>(s, rounded_copy(x, x_size(s), 0), w, rounded_copy(dout, out_size(s), 2),
-                                         nullptr, dw, db);
+    if (dw || db) rounded_backward(s, x, w, dout, nullptr, dw, db);  // w unused without dx
     return;
   }
-  const float* xr = dw ? rounded_copy(x, x_size(s), 0) : x;  // x only feeds dw
-  const float* wr = dx ? rounded_copy(w, w_size(s), 1) : w;  // w only feeds dx
-  conv2d_backward<float>(s, xr, wr, rounded_copy(dout, out_size(s), 2), dx, dw, db);
+  if (!dx) return rounded_backward(s, x, w, dout, nullptr, dw, db);  // w only feeds dx
+  const RoundedWeights wr(w, w_size(s));
+  rounded_backward(s, x, wr.v.data(), dout, dx, dw, db);
 }
 
 }  // namespace gpunet::kernels::cpu

@@ -52,19 +52,25 @@ dnnl::stream& stream() {
 
 size_t g_created = 0;
 
-// A call's reordered arguments and scratchpad, from the host allocator (core/device_api.h),
-// given back when the call ends (or throws).
+// A call's reordered arguments and scratchpad: one block from the host allocator
+// (core/device_api.h), carved 64-byte aligned, given back when the call ends (or throws). Calls
+// in parts take at least the budget, one size call after call, which the allocator's best fit
+// reuses (blocks of each part's own sizes fragmented its arena).
 struct Borrowed {
-  std::vector<std::pair<void*, size_t>> blocks;
-  size_t bytes = 0;
-  void* get(size_t n) {
-    blocks.emplace_back(nullptr, n);
-    blocks.back().first = gpunet::detail::cpu_allocate(n);
-    bytes += n;
-    return blocks.back().first;
+  void* block = nullptr;
+  size_t size = 0, used = 0;
+  Borrowed(size_t need, size_t at_least) : size(std::max(need, at_least)) {
+    if (size) block = gpunet::detail::cpu_allocate(size);
   }
   ~Borrowed() {
-    for (auto& [p, n] : blocks) gpunet::detail::cpu_deallocate(p, n);
+    if (block) gpunet::detail::cpu_deallocate(block, size);
+  }
+  Borrowed(const Borrowed&) = delete;
+  Borrowed& operator=(const Borrowed&) = delete;
+  void* get(size_t n) {
+    void* p = static_cast<char*>(block) + used;
+    used += (n + 63) / 64 * 64;
+    return p;
   }
 };
 size_t g_ws_most = 0;  // the most one call has borrowed
@@ -128,17 +134,21 @@ void check(dnnl_status_t st) {
   if (st != dnnl_success) throw dnnl::error(st, "gpunet: oneDNN convolution failed to execute");
 }
 
-// Runs p on the given buffers (one per Arg, in order; nullptr never passed).
-void run(Prim& p, std::initializer_list<const float*> ptrs) {
+// Bytes one run of p borrows (each piece rounded up to 64).
+size_t borrow_bytes(const Prim& p);
+
+// Runs p on the given buffers (one per Arg, in order; nullptr never passed); `at_least`: the
+// smallest block to borrow (the budget, for calls in parts).
+void run(Prim& p, std::initializer_list<const float*> ptrs, size_t at_least = 0) {
   size_t i = 0;
-  Borrowed ws;
+  Borrowed ws(borrow_bytes(p), at_least);
   for (const float* ptr : ptrs) {
     Arg& a = p.args[i++];
     a.user.set_data_handle(const_cast<float*>(ptr));
     if (a.reordered) a.inner.set_data_handle(ws.get(a.bytes));
   }
   if (p.scratch_bytes > 0) p.scratch.set_data_handle(ws.get(p.scratch_bytes));
-  g_ws_most = std::max(g_ws_most, ws.bytes);
+  g_ws_most = std::max(g_ws_most, ws.used);
   dnnl::stream& s = stream();
   for (Arg& a : p.args)
     if (a.reordered && !a.output) check(dnnl_primitive_execute(a.reorder.get(), s.get(), 2, a.reorder_args));
@@ -298,12 +308,14 @@ void bias_grad(const Conv2dShape& s, const float* dout, float* db) {
 }
 
 // Workspace a run of p borrows: its reordered arguments and its scratchpad.
-size_t ws_bytes(const Prim& p) {
-  size_t b = p.scratch_bytes;
+size_t borrow_bytes(const Prim& p) {
+  auto up = [](size_t n) { return (n + 63) / 64 * 64; };
+  size_t b = p.scratch_bytes > 0 ? up(p.scratch_bytes) : 0;
   for (const Arg& a : p.args)
-    if (a.reordered) b += a.bytes;
+    if (a.reordered) b += up(a.bytes);
   return b;
 }
+size_t ws_bytes(const Prim& p) { return borrow_bytes(p); }
 
 size_t g_budget = kDnnlDefaultWorkspaceBudget;
 size_t g_last_parts = 0;  // the most parts one primitive of the last call ran in
@@ -371,13 +383,14 @@ bool conv2d_dnnl_forward(const Conv2dShape& s, const float* x, const float* w, c
   for (const Chunk& c : parts)
     if (!ps.emplace_back(parts.size() == 1 ? whole : prim(with_n(s, c.n)))) return false;
   const size_t in = static_cast<size_t>(s.IC) * s.H * s.W, outn = static_cast<size_t>(s.OC) * s.OH * s.OW;
+  const size_t at_least = parts.size() > 1 ? g_budget : 0;
   for (size_t i = 0; i < parts.size(); ++i) {
     const float* xi = x + parts[i].n0 * in;
     float* oi = out + parts[i].n0 * outn;
     if (has_b)
-      run(*ps[i], {xi, w, b, oi});
+      run(*ps[i], {xi, w, b, oi}, at_least);
     else
-      run(*ps[i], {xi, w, oi});
+      run(*ps[i], {xi, w, oi}, at_least);
   }
   return true;
 }
@@ -421,7 +434,8 @@ bool conv2d_dnnl_backward(const Conv2dShape& s, const float* x, const float* w, 
   const size_t in = static_cast<size_t>(s.IC) * s.H * s.W, outn = static_cast<size_t>(s.OC) * s.OH * s.OW;
   // dx: each image's from that image's dout alone.
   for (size_t i = 0; i < data_parts.size(); ++i)
-    run(*data_ps[i], {dout + data_parts[i].n0 * outn, w, dx + data_parts[i].n0 * in});
+    run(*data_ps[i], {dout + data_parts[i].n0 * outn, w, dx + data_parts[i].n0 * in},
+        data_parts.size() > 1 ? g_budget : 0);
   // dw (and db): sums over the batch; the first part writes them, later parts add theirs.
   if (dw) {
     const size_t wn = static_cast<size_t>(s.OC) * s.IC * s.KH * s.KW;
@@ -436,9 +450,9 @@ bool conv2d_dnnl_backward(const Conv2dShape& s, const float* x, const float* w, 
       float* dwi = i == 0 ? dw : dw_part.data();
       float* dbi = i == 0 ? db : db_part.data();
       if (with_db)
-        run(*weight_ps[i], {xi, gi, dwi, dbi});
+        run(*weight_ps[i], {xi, gi, dwi, dbi}, weight_parts.size() > 1 ? g_budget : 0);
       else
-        run(*weight_ps[i], {xi, gi, dwi});
+        run(*weight_ps[i], {xi, gi, dwi}, weight_parts.size() > 1 ? g_budget : 0);
       if (i > 0) {
         for (size_t j = 0; j < wn; ++j) dw[j] += dw_part[j];
         if (with_db)

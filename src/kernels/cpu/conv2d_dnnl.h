@@ -6,9 +6,10 @@
 //
 // Requires: contiguous NCHW / OIHW float buffers, a valid shape (checked in src/ops/conv2d.cpp).
 // Guarantees: one set of primitives per (shape, layout, bias, OpenMP thread count) is created on
-// first use and cached for the life of the process, with its reorders; scratchpads and
-// reordered copies live in one grow-only workspace, so a steady-state call creates no
-// primitive and allocates nothing of ours.
+// first use and cached for the life of the process, with its reorders; a call's scratchpad and
+// reordered copies are one block borrowed from the host allocator for the call (its cached
+// pages: no page faults in steady state), and a steady-state call creates no primitive. A call
+// whose block would pass the budget (set_dnnl_workspace_budget) runs its batch in parts.
 // Calls are serialized by a mutex (oneDNN itself runs each primitive on the OpenMP threads).
 // Where gpunet was built without oneDNN (GPUNET_DNNL=OFF or not found) every entry point returns
 // false and writes nothing, and the caller takes another path.
