@@ -109,7 +109,7 @@ std::vector<nlohmann::json> json_lines(const std::string& out) {
 
 // --precision bf16 on the CPU: airbench94's wide convolutions run oneDNN's bf16 primitives, and
 // oneDNN's own verbose log (ONEDNN_VERBOSE=1) shows native bf16 kernels (avx512_core_bf16 or
-// AMX) for forward and backward data, and never a reference implementation.
+// AMX) for forward, backward data and backward weights, and never a reference implementation.
 TEST(Bench, Bf16RunsOneDnnNativeBf16Kernels) {
   RunResult r = run_cli("bench --model airbench94 --precision bf16 --steps 1 --warmup 0 --repeats 1 --batch-sizes 8 "
                         "--json --device cpu --threads 1 --data " + sh_quote(kSample),
@@ -128,28 +128,25 @@ TEST(Bench, Bf16RunsOneDnnNativeBf16Kernels) {
   }
   EXPECT_EQ(conv.at("onednn-bf16").size(), 4u) << j.dump();  // the four wide conv shapes (two are alike)
   EXPECT_EQ(j.at("cpu_kernels").at("ops").at("linear").begin().key(), "openblas(bf16-rounded)");
-  // bf16 primitives read bf16 weights ("wei_bf16"): forward and backward data. The weight
-  // gradients run oneDNN's float32 kernel on bf16-rounded operands (docs/PERFORMANCE.md says why):
-  // a float32 backward-weights line, also never a reference implementation.
+  // bf16 primitives read bf16 weights ("wei_bf16") in forward and backward data, and bf16 source
+  // and gradient ("src_bf16") in backward weights: native kernels, never a reference one.
   int seen[3] = {0, 0, 0};
   for (const std::string& l : RunResult::lines(r.out)) {
     if (l.find("exec,cpu,convolution,") == std::string::npos) continue;
     const size_t at = l.find("convolution,") + 12;
     const std::string impl = l.substr(at, l.find(',', at) - at);
     EXPECT_EQ(impl.find("ref"), std::string::npos) << l;
-    if (l.find("backward_weights") != std::string::npos) {
-      seen[2]++;
-      continue;
-    }
-    if (l.find("wei_bf16") == std::string::npos) continue;
+    const bool weights = l.find("backward_weights") != std::string::npos;
+    if (l.find(weights ? "src_bf16" : "wei_bf16") == std::string::npos) continue;
     EXPECT_TRUE(impl.find("avx512_core_bf16") != std::string::npos || impl.find("avx512_core_amx") != std::string::npos)
         << l;
     seen[0] += l.find("forward_training") != std::string::npos;
     seen[1] += l.find("backward_data") != std::string::npos;
+    seen[2] += weights;
   }
   EXPECT_GT(seen[0], 0) << "no bf16 forward convolution in oneDNN's log";
   EXPECT_GT(seen[1], 0) << "no bf16 backward-data convolution in oneDNN's log";
-  EXPECT_GT(seen[2], 0) << "no backward-weights convolution in oneDNN's log";
+  EXPECT_GT(seen[2], 0) << "no bf16 backward-weights convolution in oneDNN's log";
 }
 
 // Where oneDNN may not use AVX512-BF16 (capped here by ONEDNN_MAX_CPU_ISA, as on an older CPU),

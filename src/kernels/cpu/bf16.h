@@ -3,10 +3,9 @@
 // Two ways to multiply in bfloat16 with float32 accumulation, with the same results up to the
 // order of the float32 sums:
 //   Dnnl:    oneDNN's bf16 convolution primitives (conv2d_dnnl.h, DnnlType::Bf16), whose reorders
-//            round x, w and dout to bf16; native AVX512-BF16 / AMX instructions. Forward and
-//            backward data of wide layers, where the CPU has native bf16 (dnnl_bf16_native());
-//            their weight gradients take the Rounded path (oneDNN 2.6's bf16 backward-weights
-//            kernels measured slower than its float32 one).
+//            round x, w and dout to bf16; native AVX512-BF16 / AMX instructions. Forward,
+//            backward data and backward weights (+ bias) of wide layers, where the CPU has
+//            native bf16 (dnnl_bf16_native()).
 //   Rounded: x, w and dout rounded to bf16 values (nearest even) into float32 scratch copies,
 //            then the float32 kernels (direct, oneDNN f32, im2col + OpenBLAS, OpenBLAS sgemm):
 //            a bf16 x bf16 product is exact in float32, so this is bf16 arithmetic with float32

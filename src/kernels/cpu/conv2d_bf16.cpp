@@ -141,14 +141,14 @@ void conv2d_forward_bf16(const Conv2dShape& s, const float* x, const float* w, c
 void conv2d_backward_bf16(const Conv2dShape& s, const float* x, const float* w, const float* dout, float* dx,
                           float* dw, float* db) {
   using namespace detail;
-  // dx through oneDNN's bf16 backward-data primitive. dw and db take the rounded path even here:
-  // oneDNN 2.6's bf16 backward-weights kernels (jit:avx512_core_amx_bf16, jit_bf16:avx512_core_bf16)
-  // measured 1.5x-80x slower than its float32 one on airbench's shapes (docs/PERFORMANCE.md).
-  if (conv2d_bf16_path(s) == Bf16Path::Dnnl && dx &&
-      conv2d_dnnl_backward(s, x, w, dout, dx, nullptr, nullptr, DnnlLayout::Blocked, DnnlType::Bf16)) {
-    if (dw || db) rounded_backward(s, x, w, dout, nullptr, dw, db);  // w unused without dx
+  // dx, dw and db through oneDNN's bf16 backward primitives (bf16 operands, float32 results).
+  // Until 2026-12-02 dw and db took the float32 kernel on rounded operands here, from a timing on
+  // a loaded machine that found oneDNN 2.6's bf16 weight gradient slower; on a quiet one it is
+  // faster: airbench94 at batch 256, 2 threads, 509-547 against 423-445 images/s
+  // (docs/PERFORMANCE.md, bf16 section).
+  if (conv2d_bf16_path(s) == Bf16Path::Dnnl &&
+      conv2d_dnnl_backward(s, x, w, dout, dx, dw, db, DnnlLayout::Blocked, DnnlType::Bf16))
     return;
-  }
   if (!dx) return rounded_backward(s, x, w, dout, nullptr, dw, db);  // w only feeds dx
   const RoundedWeights wr(w, w_size(s));
   rounded_backward(s, x, wr.v.data(), dout, dx, dw, db);
