@@ -113,10 +113,13 @@ void rounded_backward(const Conv2dShape& s, const float* x, const float* wr, con
   }
 }
 
-// w rounded, in a buffer of its own (small: at most OC x IC x K x K).
-struct RoundedWeights {
-  std::vector<float> v;
-  explicit RoundedWeights(const float* w, int64_t n) : v(static_cast<size_t>(n)) { detail::round_to_bf16(w, v.data(), n); }
+// w rounded, in a buffer of its own (small: at most OC x IC x K x K), from the host allocator's
+// cache like the other copies: no heap allocation per training step.
+struct RoundedWeights : Scratch {
+  RoundedWeights(const float* w, int64_t n) : Scratch(static_cast<size_t>(n) * sizeof(float)) {
+    detail::round_to_bf16(w, at(0), n);
+  }
+  const float* data() const { return at(0); }
 };
 }  // namespace
 
@@ -134,7 +137,7 @@ void conv2d_forward_bf16(const Conv2dShape& s, const float* x, const float* w, c
     Conv2dShape sp = s;
     sp.N = std::min(part, s.N - n0);
     round_to_bf16(x + n0 * x_img, buf.at(0), sp.N * x_img);
-    conv2d_forward<float>(sp, buf.at(0), wr.v.data(), b, out + n0 * o_img);
+    conv2d_forward<float>(sp, buf.at(0), wr.data(), b, out + n0 * o_img);
   }
 }
 
@@ -151,7 +154,7 @@ void conv2d_backward_bf16(const Conv2dShape& s, const float* x, const float* w, 
     return;
   if (!dx) return rounded_backward(s, x, w, dout, nullptr, dw, db);  // w only feeds dx
   const RoundedWeights wr(w, w_size(s));
-  rounded_backward(s, x, wr.v.data(), dout, dx, dw, db);
+  rounded_backward(s, x, wr.data(), dout, dx, dw, db);
 }
 
 }  // namespace gpunet::kernels::cpu

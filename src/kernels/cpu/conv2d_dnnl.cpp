@@ -315,7 +315,6 @@ size_t borrow_bytes(const Prim& p) {
     if (a.reordered) b += up(a.bytes);
   return b;
 }
-size_t ws_bytes(const Prim& p) { return borrow_bytes(p); }
 
 size_t g_budget = kDnnlDefaultWorkspaceBudget;
 size_t g_last_parts = 0;  // the most parts one primitive of the last call ran in
@@ -377,7 +376,7 @@ bool conv2d_dnnl_forward(const Conv2dShape& s, const float* x, const float* w, c
   if (!whole) return false;
   // Each image's output depends on that image alone: the batch runs in parts whose blocked
   // copies fit the workspace budget.
-  const std::vector<Chunk> parts = split(s.N, ws_bytes(*whole));
+  const std::vector<Chunk> parts = split(s.N, borrow_bytes(*whole));
   g_last_parts = parts.size();
   std::vector<Prim*> ps;
   for (const Chunk& c : parts)
@@ -419,14 +418,14 @@ bool conv2d_dnnl_backward(const Conv2dShape& s, const float* x, const float* w, 
   if (dx) {
     Prim* whole = data_prim(s);
     if (!whole) return false;
-    data_parts = split(s.N, ws_bytes(*whole));
+    data_parts = split(s.N, borrow_bytes(*whole));
     for (const Chunk& c : data_parts)
       if (!data_ps.emplace_back(data_parts.size() == 1 ? whole : data_prim(with_n(s, c.n)))) return false;
   }
   if (dw) {
     Prim* whole = weights_prim(s);
     if (!whole) return false;
-    weight_parts = split(s.N, ws_bytes(*whole));
+    weight_parts = split(s.N, borrow_bytes(*whole));
     for (const Chunk& c : weight_parts)
       if (!weight_ps.emplace_back(weight_parts.size() == 1 ? whole : weights_prim(with_n(s, c.n)))) return false;
   }
