@@ -107,13 +107,15 @@ std::vector<nlohmann::json> json_lines(const std::string& out) {
   return v;
 }
 
-// --precision bf16 on the CPU: airbench94's wide convolutions run oneDNN's bf16 primitives, and
-// oneDNN's own verbose log (ONEDNN_VERBOSE=1) shows native bf16 kernels (avx512_core_bf16 or
-// AMX) for forward, backward data and backward weights, and never a reference implementation.
+// --precision bf16 on the CPU with oneDNN's bf16 kernels (forced by GPUNET_CPU_BF16=native, as
+// where the CPU has AVX512-BF16 but runs it slower than its FMAs the choice is the rounded path):
+// airbench94's wide convolutions run oneDNN's bf16 primitives, and oneDNN's own verbose log
+// (ONEDNN_VERBOSE=1) shows native bf16 kernels (avx512_core_bf16 or AMX) for forward, backward
+// data and backward weights, and never a reference implementation.
 TEST(Bench, Bf16RunsOneDnnNativeBf16Kernels) {
   RunResult r = run_cli("bench --model airbench94 --precision bf16 --steps 1 --warmup 0 --repeats 1 --batch-sizes 8 "
                         "--json --device cpu --threads 1 --data " + sh_quote(kSample),
-                        "", "ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 ");
+                        "", "ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 GPUNET_CPU_BF16=native ");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto js = json_lines(r.out);
   ASSERT_EQ(js.size(), 1u) << r.out.substr(0, 2000);
@@ -161,6 +163,21 @@ TEST(Bench, Bf16WithoutNativeBf16SaysItIsEmulated) {
   const std::string mode = js[0].at("cpu_kernels").at("bf16");
   EXPECT_EQ(mode.rfind("emulated", 0), 0u) << mode;
   EXPECT_NE(r.err.find("emulated"), std::string::npos) << r.err;
+  for (const auto& [path, list] : js[0].at("cpu_kernels").at("ops").at("conv2d").items())
+    EXPECT_NE(path.find("(bf16-rounded)"), std::string::npos) << path;
+}
+
+// GPUNET_CPU_BF16=rounded: every layer takes the float32 kernels on rounded operands, and the
+// mode line says the user chose it (or, without AVX512-BF16, that it is emulated anyway).
+TEST(Bench, Bf16RoundedByTheEnvironment) {
+  RunResult r = run_cli("bench --model airbench94 --precision bf16 --steps 1 --warmup 0 --repeats 1 --batch-sizes 4 "
+                        "--json --device cpu --threads 1 --data " + sh_quote(kSample),
+                        "", "GPUNET_CPU_BF16=rounded ");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto js = json_lines(r.out);
+  ASSERT_EQ(js.size(), 1u) << r.out;
+  const std::string mode = js[0].at("cpu_kernels").at("bf16");
+  EXPECT_TRUE(mode.rfind("rounded (GPUNET_CPU_BF16=rounded)", 0) == 0 || mode.rfind("emulated", 0) == 0) << mode;
   for (const auto& [path, list] : js[0].at("cpu_kernels").at("ops").at("conv2d").items())
     EXPECT_NE(path.find("(bf16-rounded)"), std::string::npos) << path;
 }

@@ -15,6 +15,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <random>
 #include <vector>
@@ -124,10 +126,17 @@ const std::vector<Conv2dShape>& shapes() {
   return v;
 }
 
-class Bf16 : public ::testing::TestWithParam<bool> {  // param: force the rounded path
+// param: the process's choice (Auto), every layer rounded, or oneDNN's bf16 primitives for the
+// wide layers wherever the CPU has AVX512-BF16 (Native; even where the choice is Rounded
+// because they are slower there: both paths must be right everywhere).
+class Bf16 : public ::testing::TestWithParam<kd::Bf16Force> {
  protected:
-  void SetUp() override { kd::set_bf16_rounded_for_testing(GetParam()); }
-  void TearDown() override { kd::set_bf16_rounded_for_testing(false); }
+  void SetUp() override {
+    if (GetParam() == kd::Bf16Force::Native && !kd::dnnl_bf16_native())
+      GTEST_SKIP() << "no AVX512-BF16 for oneDNN here: " << kd::bf16_mode();
+    kd::set_bf16_path_for_testing(GetParam());
+  }
+  void TearDown() override { kd::set_bf16_path_for_testing(kd::Bf16Force::Auto); }
 };
 
 TEST_P(Bf16, ConvAgainstBf16OperandsAndFloat32) {
@@ -173,14 +182,24 @@ TEST_P(Bf16, LinearAgainstBf16OperandsAndFloat32) {
   expect_bf16("linear dw", got_dw, dw[0], dw[1], dw[2]);
 }
 
-INSTANTIATE_TEST_SUITE_P(Paths, Bf16, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Rounded" : "Auto"; });
+INSTANTIATE_TEST_SUITE_P(Paths, Bf16,
+                         ::testing::Values(kd::Bf16Force::Auto, kd::Bf16Force::Rounded, kd::Bf16Force::Native),
+                         [](const auto& info) {
+                           return info.param == kd::Bf16Force::Auto      ? "Auto"
+                                  : info.param == kd::Bf16Force::Rounded ? "Rounded"
+                                                                         : "Native";
+                         });
 
-// On a CPU with native bf16, the wide layers take oneDNN's bf16 primitives (the narrow ones the
-// rounded direct kernels), and each shape's primitives are made once.
+// On a CPU with native bf16 (forced where the measured rate chose the rounded path), the wide
+// layers take oneDNN's bf16 primitives (the narrow ones the rounded direct kernels), and each
+// shape's primitives are made once.
 TEST(Bf16Paths, WideLayersTakeOneDnnAndCacheTheirPrimitives) {
   if (!kd::dnnl_bf16_native())
     GTEST_SKIP() << "no native bf16 here (" << kd::bf16_mode() << "): every layer takes the rounded path";
+  struct Restore {
+    ~Restore() { kd::set_bf16_path_for_testing(kd::Bf16Force::Auto); }
+  } restore;
+  kd::set_bf16_path_for_testing(kd::Bf16Force::Native);
   const Conv2dShape wide = make_shape(2, 64, 16, 16, 128, 3, 1, 1), narrow = make_shape(1, 24, 12, 12, 64, 3, 1, 1);
   EXPECT_EQ(kd::conv2d_bf16_path(wide), kd::Bf16Path::Dnnl);
   if (kd::conv2d_path(narrow) == kd::ConvAlgo::Direct) EXPECT_EQ(kd::conv2d_bf16_path(narrow), kd::Bf16Path::Rounded);
@@ -196,6 +215,34 @@ TEST(Bf16Paths, WideLayersTakeOneDnnAndCacheTheirPrimitives) {
   }
   EXPECT_EQ(kd::dnnl_primitives_created(), made) << "a repeated bf16 shape created primitives";
   EXPECT_EQ(kd::dnnl_workspace_bytes(), ws);
+}
+
+// The process's choice agrees with the hardware: oneDNN's bf16 kernels where AMX is there, the
+// rounded path without AVX512-BF16, and otherwise by the measured rate, which is what the mode
+// line says. The probe measures a positive rate wherever the CPU has AVX512-BF16.
+TEST(Bf16Paths, TheChoiceFollowsAmxOrTheMeasuredRate) {
+  if (std::getenv("GPUNET_CPU_BF16")) GTEST_SKIP() << "GPUNET_CPU_BF16 is set: the choice is the user's";
+  const std::string mode = kd::bf16_mode();
+  if (!kd::dnnl_bf16_native()) {
+    EXPECT_FALSE(kd::bf16_takes_dnnl());
+    EXPECT_EQ(mode.rfind("emulated", 0), 0u) << mode;
+    return;
+  }
+  const double r = kd::bf16_dot_rate_ratio();
+  std::printf("bf16 dot-product rate / float32 FMA rate on this core: %.2f (AMX: %s)\n", r,
+              kd::dnnl_bf16_amx() ? "yes" : "no");
+  EXPECT_GT(r, 0.1);
+  EXPECT_LT(r, 8.0);
+  if (kd::dnnl_bf16_amx()) {
+    EXPECT_TRUE(kd::bf16_takes_dnnl());
+    EXPECT_EQ(mode.rfind("native (AMX-BF16)", 0), 0u) << mode;
+  } else {
+    // The choice was made on its own measurement; a second one may differ a little, not across
+    // a wide margin around the threshold.
+    if (r > kd::kBf16NativeMinRatio * 1.3) EXPECT_TRUE(kd::bf16_takes_dnnl()) << mode;
+    if (r < kd::kBf16NativeMinRatio / 1.3) EXPECT_FALSE(kd::bf16_takes_dnnl()) << mode;
+    EXPECT_EQ(mode.rfind(kd::bf16_takes_dnnl() ? "native (AVX512-BF16, measured" : "rounded: ", 0), 0u) << mode;
+  }
 }
 
 TEST(Bf16Paths, RoundingIsNearestEvenAndKeepsNaN) {

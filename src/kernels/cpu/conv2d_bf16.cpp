@@ -5,6 +5,8 @@
 // grow-only buffers held 0.35 GB more for airbench94 at batch 1024 (its bf16 recipe peaked at
 // 1.95 GB of RSS; docs/PERFORMANCE.md "Host memory").
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "core/device_api.h"
@@ -16,7 +18,53 @@
 namespace gpunet::kernels::cpu {
 namespace detail {
 namespace {
-bool g_force_rounded = false;
+Bf16Force g_force = Bf16Force::Auto;
+
+// The choice for this process: GPUNET_CPU_BF16=native|rounded, else AMX or a measured bf16 rate.
+struct Bf16Choice {
+  bool dnnl = false;
+  std::string why;
+};
+std::string fixed2(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f", v);
+  return b;
+}
+Bf16Choice choose() {
+  Bf16Choice c;
+  if (!dnnl_bf16_native()) {
+    c.why = std::string("emulated: this CPU (or oneDNN's ISA cap) has no AVX512-BF16") +
+            (dnnl_available() ? "" : " or gpunet was built without oneDNN") +
+            ", so bf16 runs correctly through float32 kernels on bf16-rounded operands (slower than fp32)";
+    return c;
+  }
+  const char* env = std::getenv("GPUNET_CPU_BF16");
+  const std::string want = env ? env : "";
+  const char* wide = "oneDNN bf16 convolutions for wide layers; narrow layers and linears run float32 kernels on "
+                     "bf16-rounded operands";
+  if (want == "native") {
+    c.dnnl = true;
+    c.why = std::string("native (GPUNET_CPU_BF16=native): ") + wide;
+  } else if (want == "rounded") {
+    c.why = "rounded (GPUNET_CPU_BF16=rounded): float32 kernels on bf16-rounded operands for every layer";
+  } else if (dnnl_bf16_amx()) {
+    c.dnnl = true;
+    c.why = std::string("native (AMX-BF16): ") + wide;
+  } else {
+    const double r = bf16_dot_rate_ratio();
+    c.dnnl = r >= kBf16NativeMinRatio;
+    c.why = c.dnnl ? std::string("native (AVX512-BF16, measured at ") + fixed2(r) + "x the float32 FMA rate): " + wide
+                   : std::string("rounded: this CPU has AVX512-BF16 but no AMX, and its bf16 dot products measured ") +
+                         fixed2(r) +
+                         "x the float32 FMA rate, so bf16 runs float32 kernels on bf16-rounded operands (faster "
+                         "here than oneDNN's AVX512-BF16 kernels; GPUNET_CPU_BF16=native forces those)";
+  }
+  return c;
+}
+const Bf16Choice& choice() {
+  static const Bf16Choice c = choose();
+  return c;
+}
 }  // namespace
 int g_part_images = 0;  // tests: images per part of the rounded path (0: by the budget)
 void set_bf16_part_images_for_testing(int n) { g_part_images = n; }
@@ -26,21 +74,20 @@ void round_to_bf16(const float* in, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = to_bf16(in[i]);
 }
 
-void set_bf16_rounded_for_testing(bool rounded) { g_force_rounded = rounded; }
+void set_bf16_path_for_testing(Bf16Force f) { g_force = f; }
+
+bool bf16_takes_dnnl() {
+  if (g_force == Bf16Force::Rounded) return false;
+  if (g_force == Bf16Force::Native) return dnnl_bf16_native();
+  return choice().dnnl;
+}
 
 Bf16Path conv2d_bf16_path(const Conv2dShape& s) {
-  if (g_force_rounded || !dnnl_bf16_native()) return Bf16Path::Rounded;
+  if (!bf16_takes_dnnl()) return Bf16Path::Rounded;
   return conv2d_path(s) == ConvAlgo::Direct ? Bf16Path::Rounded : Bf16Path::Dnnl;
 }
 
-std::string bf16_mode() {
-  if (dnnl_bf16_native())
-    return "native: oneDNN bf16 convolutions (AVX512-BF16/AMX) for wide layers; narrow layers and linears run "
-           "float32 kernels on bf16-rounded operands";
-  return std::string("emulated: this CPU (or oneDNN's ISA cap) has no AVX512-BF16") +
-         (dnnl_available() ? "" : " or gpunet was built without oneDNN") +
-         ", so bf16 runs correctly through float32 kernels on bf16-rounded operands (slower than fp32)";
-}
+std::string bf16_mode() { return choice().why; }
 }  // namespace detail
 
 namespace {

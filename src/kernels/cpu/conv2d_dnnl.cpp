@@ -361,6 +361,15 @@ bool dnnl_bf16_native() {
   return native;
 }
 
+bool dnnl_bf16_amx() {
+  static const bool amx = [] {
+    const auto bits = static_cast<unsigned>(dnnl::get_effective_cpu_isa()),
+               want = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
+    return (bits & want) == want;
+  }();
+  return amx;
+}
+
 bool conv2d_dnnl_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* out,
                          DnnlLayout layout, DnnlType type) {
   if (s.N <= 0) return false;
@@ -491,6 +500,7 @@ size_t dnnl_workspace_bytes() {
 namespace gpunet::kernels::cpu::detail {
 bool dnnl_available() { return false; }
 bool dnnl_bf16_native() { return false; }
+bool dnnl_bf16_amx() { return false; }
 bool conv2d_dnnl_forward(const Conv2dShape&, const float*, const float*, const float*, float*, DnnlLayout, DnnlType) {
   return false;
 }

@@ -35,6 +35,8 @@ enum class DnnlType { F32, Bf16 };
 // True when oneDNN will run bf16 convolutions on native bf16 instructions (AVX512-BF16 or
 // AMX-BF16, as oneDNN's effective ISA says: ONEDNN_MAX_CPU_ISA caps it). False without oneDNN.
 bool dnnl_bf16_native();
+// True when oneDNN may use AMX-BF16 tiles (its effective ISA includes avx512_core_amx).
+bool dnnl_bf16_amx();
 
 // True when gpunet was built with oneDNN.
 bool dnnl_available();
