@@ -177,6 +177,46 @@ TEST_F(ConvDnnl, ABatchOverTheWorkspaceBudgetRunsInPartsAndMatchesTheReference) 
   }
 }
 
+// dx and dw in one backward call reorder dout once for both primitives (in the blocked layout,
+// within the budget), and give the same bits as a dx-only call followed by a dw-only call, which
+// each reorder it themselves; in fp32 and bf16; and still equal the reference.
+TEST_F(ConvDnnl, OneReorderOfDoutServesBothGradients) {
+  const auto s = make_shape(3, 32, 9, 9, 48, 3, 1, 1);
+  std::mt19937 rng(41);
+  const auto x = random_vec(size_t(s.N) * s.IC * s.H * s.W, rng), w = random_vec(size_t(s.OC) * s.IC * 9, rng);
+  const auto g = random_vec(size_t(s.N) * s.OC * s.OH * s.OW, rng);
+  const auto xd = to_double(x), wd = to_double(w), gd = to_double(g);
+  std::vector<double> dx_r(x.size()), dw_r(w.size()), db_r(size_t(s.OC));
+  kc::reference::conv2d_backward<double>(s, xd.data(), wd.data(), gd.data(), dx_r.data(), dw_r.data(), db_r.data());
+  for (kd::DnnlType type : {kd::DnnlType::F32, kd::DnnlType::Bf16}) {
+    if (type == kd::DnnlType::Bf16 && !kd::dnnl_bf16_native()) continue;
+    SCOPED_TRACE(type == kd::DnnlType::F32 ? "fp32" : "bf16");
+    std::vector<float> dx(x.size(), NAN), dw(w.size(), NAN), db(size_t(s.OC), NAN);
+    ASSERT_TRUE(kd::conv2d_dnnl_backward(s, x.data(), w.data(), g.data(), dx.data(), dw.data(), db.data(),
+                                         kd::DnnlLayout::Blocked, type));
+    EXPECT_TRUE(kd::dnnl_shared_diff_dst_last_call());
+    std::vector<float> dx1(x.size(), NAN), dw1(w.size(), NAN), db1(size_t(s.OC), NAN);
+    ASSERT_TRUE(kd::conv2d_dnnl_backward(s, x.data(), w.data(), g.data(), dx1.data(), nullptr, nullptr,
+                                         kd::DnnlLayout::Blocked, type));
+    EXPECT_FALSE(kd::dnnl_shared_diff_dst_last_call());
+    ASSERT_TRUE(kd::conv2d_dnnl_backward(s, x.data(), w.data(), g.data(), nullptr, dw1.data(), db1.data(),
+                                         kd::DnnlLayout::Blocked, type));
+    EXPECT_EQ(dx, dx1);
+    EXPECT_EQ(dw, dw1);
+    EXPECT_EQ(db, db1);
+    if (type == kd::DnnlType::F32) {
+      expect_close(dx, dx_r, 1e-5, "dx");
+      expect_close(dw, dw_r, 1e-5, "dw");
+      expect_close(db, db_r, 1e-5, "db");
+    }
+  }
+  // The plain layout has no reorder to share.
+  std::vector<float> dx(x.size()), dw(w.size());
+  ASSERT_TRUE(kd::conv2d_dnnl_backward(s, x.data(), w.data(), g.data(), dx.data(), dw.data(), nullptr,
+                                       kd::DnnlLayout::Plain));
+  EXPECT_FALSE(kd::dnnl_shared_diff_dst_last_call());
+}
+
 TEST(ConvPath, LeNetKeepsTheDirectKernelsAndWideLayersUseOneDnn) {
   kd::set_conv_algo_for_testing(kd::ConvAlgo::Auto);
   const bool direct_runs = kc::detected_isa() != kc::Isa::Generic;

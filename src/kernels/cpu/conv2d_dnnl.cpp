@@ -29,6 +29,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/device_api.h"
+#include "kernels/cpu/reorder16.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -80,6 +81,10 @@ struct Arg {
   memory inner;   // what the primitive reads or writes (== user unless reordered)
   bool output = false, reordered = false;
   size_t bytes = 0;
+  // float32 abcd <-> aBcd16b with b % 16 == 0: reorder16.h's kernels run instead of oneDNN's
+  // reorder (where AVX-512 is on); dims[0], dims[1] and dims[2] * dims[3].
+  bool own16 = false;
+  int64_t n = 0, c = 0, hw = 0;
   dnnl::reorder reorder;
   dnnl_exec_arg_t reorder_args[2]{};
 };
@@ -112,6 +117,14 @@ std::unique_ptr<Prim> finish(dnnl::primitive prim, const memory::desc& scratch_m
       a.bytes = sp.want.get_size();
       a.reorder = a.output ? dnnl::reorder(a.inner, a.user) : dnnl::reorder(a.user, a.inner);
       ++g_created;
+      const memory::dims& dims = sp.plain.dims();
+      if (sp.plain.data_type() == dt::f32 && dims.size() == 4 && dims[1] % 16 == 0 &&
+          sp.plain == memory::desc(dims, dt::f32, tag::abcd) && sp.want == memory::desc(dims, dt::f32, tag::aBcd16b)) {
+        a.own16 = true;
+        a.n = dims[0];
+        a.c = dims[1];
+        a.hw = dims[2] * dims[3];
+      }
       const memory& from = a.output ? a.inner : a.user;
       const memory& to = a.output ? a.user : a.inner;
       a.reorder_args[0] = {DNNL_ARG_FROM, from.get()};
@@ -137,25 +150,68 @@ void check(dnnl_status_t st) {
 // Bytes one run of p borrows (each piece rounded up to 64).
 size_t borrow_bytes(const Prim& p);
 
-// Runs p on the given buffers (one per Arg, in order; nullptr never passed); `at_least`: the
-// smallest block to borrow (the budget, for calls in parts).
-void run(Prim& p, std::initializer_list<const float*> ptrs, size_t at_least = 0) {
-  size_t i = 0;
-  Borrowed ws(borrow_bytes(p), at_least);
+// Points p's arguments at the given buffers (one per Arg, in order; nullptr never passed) and
+// its reordered copies and scratchpad into ws. `given` >= 0: that argument's reordered copy is
+// `given_inner` (made by another primitive's reorder), not a block of ws.
+void bind(Prim& p, std::initializer_list<const float*> ptrs, Borrowed& ws, int given = -1, void* given_inner = nullptr) {
+  int i = 0;
   for (const float* ptr : ptrs) {
-    Arg& a = p.args[i++];
+    Arg& a = p.args[static_cast<size_t>(i)];
     a.user.set_data_handle(const_cast<float*>(ptr));
-    if (a.reordered) a.inner.set_data_handle(ws.get(a.bytes));
+    if (a.reordered) a.inner.set_data_handle(i == given ? given_inner : ws.get(a.bytes));
+    ++i;
   }
   if (p.scratch_bytes > 0) p.scratch.set_data_handle(ws.get(p.scratch_bytes));
-  g_ws_most = std::max(g_ws_most, ws.used);
+}
+
+bool g_own_reorders = true;  // tests: false runs oneDNN's reorders everywhere
+
+// One reorder of a: reorder16.h's kernel where it applies, else oneDNN's primitive. The CPU
+// stream runs each primitive to completion before the call returns, so the two mix in order.
+void reorder(Arg& a, dnnl::stream& s) {
+  if (a.own16 && g_own_reorders && reorder16_available()) {
+    const auto* user = static_cast<float*>(a.user.get_data_handle());
+    auto* inner = static_cast<float*>(a.inner.get_data_handle());
+    if (a.output)
+      nchw16c_to_nchw(inner, const_cast<float*>(user), a.n, a.c, a.hw);
+    else
+      nchw_to_nchw16c(user, inner, a.n, a.c, a.hw);
+    return;
+  }
+  check(dnnl_primitive_execute(a.reorder.get(), s.get(), 2, a.reorder_args));
+}
+
+// Runs p's input reorders (all but `skip`), p, and its output reorders, on the stream.
+void exec(Prim& p, int skip = -1) {
   dnnl::stream& s = stream();
-  for (Arg& a : p.args)
-    if (a.reordered && !a.output) check(dnnl_primitive_execute(a.reorder.get(), s.get(), 2, a.reorder_args));
+  for (size_t i = 0; i < p.args.size(); ++i) {
+    Arg& a = p.args[i];
+    if (a.reordered && !a.output && static_cast<int>(i) != skip) reorder(a, s);
+  }
   check(dnnl_primitive_execute(p.prim.get(), s.get(), static_cast<int>(p.exec.size()), p.exec.data()));
   for (Arg& a : p.args)
-    if (a.reordered && a.output) check(dnnl_primitive_execute(a.reorder.get(), s.get(), 2, a.reorder_args));
-  s.wait();
+    if (a.reordered && a.output) reorder(a, s);
+}
+
+// Runs p on the given buffers; `at_least`: the smallest block to borrow (the budget, for calls in
+// parts).
+void run(Prim& p, std::initializer_list<const float*> ptrs, size_t at_least = 0) {
+  Borrowed ws(borrow_bytes(p), at_least);
+  bind(p, ptrs, ws);
+  g_ws_most = std::max(g_ws_most, ws.used);
+  exec(p);
+  stream().wait();
+}
+
+// The argument positions of diff_dst in the backward primitives (make_backward_data/weights).
+constexpr int kDataDiffDst = 0, kWeightsDiffDst = 1;
+
+// Whether the backward-data and backward-weights primitives read diff_dst in the same reordered
+// layout, so that one reorder of it serves both.
+bool shares_diff_dst(const Prim& data, const Prim& weights) {
+  const Arg& a = data.args[kDataDiffDst];
+  const Arg& b = weights.args[kWeightsDiffDst];
+  return a.reordered && b.reordered && a.inner.get_desc() == b.inner.get_desc();
 }
 
 struct Key {
@@ -316,8 +372,32 @@ size_t borrow_bytes(const Prim& p) {
   return b;
 }
 
+// dx then dw (and db) from one reorder of dout (shares_diff_dst). The block holds dout's copy
+// for both, then the backward-data primitive's other copies and scratchpad, whose space the
+// backward-weights primitive's reuse once it has run: no more than the larger of the two
+// separate blocks.
+// (Both primitives' blocks start with dout's copy, of the same size.)
+size_t shared_bytes(const Prim& data, const Prim& weights) { return std::max(borrow_bytes(data), borrow_bytes(weights)); }
+void run_shared(Prim& data, std::initializer_list<const float*> data_ptrs, Prim& weights,
+                std::initializer_list<const float*> weight_ptrs) {
+  Borrowed ws(shared_bytes(data, weights), 0);
+  void* dout = ws.get(data.args[kDataDiffDst].bytes);
+  const size_t mark = ws.used;
+  bind(data, data_ptrs, ws, kDataDiffDst, dout);
+  exec(data);  // reorders dout into the shared copy
+  stream().wait();
+  size_t most = ws.used;
+  ws.used = mark;  // the data primitive's copies and scratchpad are done with
+  bind(weights, weight_ptrs, ws, kWeightsDiffDst, dout);
+  exec(weights, kWeightsDiffDst);
+  most = std::max(most, ws.used);
+  g_ws_most = std::max(g_ws_most, most);
+  stream().wait();
+}
+
 size_t g_budget = kDnnlDefaultWorkspaceBudget;
 size_t g_last_parts = 0;  // the most parts one primitive of the last call ran in
+bool g_shared_last_call = false;  // the last backward reordered dout once for dx and dw
 
 // The batch split into k near-equal parts (the first N % k one image larger): at most two shapes.
 // Parts keep at least kMinPart images (a scratchpad that does not shrink with the batch must not
@@ -440,6 +520,18 @@ bool conv2d_dnnl_backward(const Conv2dShape& s, const float* x, const float* w, 
   }
   g_last_parts = std::max(data_parts.size(), weight_parts.size());
   const size_t in = static_cast<size_t>(s.IC) * s.H * s.W, outn = static_cast<size_t>(s.OC) * s.OH * s.OW;
+  // Both whole and their blocks together within the budget: dout is reordered once for both.
+  if (data_ps.size() == 1 && weight_ps.size() == 1 && shares_diff_dst(*data_ps[0], *weight_ps[0]) &&
+      shared_bytes(*data_ps[0], *weight_ps[0]) <= g_budget) {
+    if (with_db)
+      run_shared(*data_ps[0], {dout, w, dx}, *weight_ps[0], {x, dout, dw, db});
+    else
+      run_shared(*data_ps[0], {dout, w, dx}, *weight_ps[0], {x, dout, dw});
+    g_shared_last_call = true;
+    if (db && !dw) bias_grad(s, dout, db);
+    return true;
+  }
+  g_shared_last_call = false;
   // dx: each image's from that image's dout alone.
   for (size_t i = 0; i < data_parts.size(); ++i)
     run(*data_ps[i], {dout + data_parts[i].n0 * outn, w, dx + data_parts[i].n0 * in},
@@ -477,6 +569,16 @@ size_t dnnl_parts_last_call() {
   return g_last_parts;
 }
 
+void set_dnnl_own_reorders_for_testing(bool on) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_own_reorders = on;
+}
+
+bool dnnl_shared_diff_dst_last_call() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_shared_last_call;
+}
+
 size_t set_dnnl_workspace_budget(size_t bytes) {
   std::lock_guard<std::mutex> lock(g_mutex);
   const size_t old = g_budget;
@@ -512,6 +614,8 @@ size_t dnnl_primitives_created() { return 0; }
 size_t dnnl_workspace_bytes() { return 0; }
 size_t set_dnnl_workspace_budget(size_t) { return kDnnlDefaultWorkspaceBudget; }
 size_t dnnl_parts_last_call() { return 0; }
+bool dnnl_shared_diff_dst_last_call() { return false; }
+void set_dnnl_own_reorders_for_testing(bool) {}
 }  // namespace gpunet::kernels::cpu::detail
 
 #endif

@@ -64,5 +64,12 @@ size_t set_dnnl_workspace_budget(size_t bytes);
 // Tests: into how many parts the last call split its batch (1: whole; the larger of the data
 // and weight gradients' counts for a backward call).
 size_t dnnl_parts_last_call();
+// Tests: whether the last backward call reordered dout once for both dx and dw (it does when
+// both are asked for, both primitives want dout in the same blocked layout, neither runs in
+// parts, and their blocks together fit the budget).
+bool dnnl_shared_diff_dst_last_call();
+// Tests: false makes every reorder oneDNN's own (true, the default: float32 NCHW <-> nChw16c
+// with 16k channels take reorder16.h's AVX-512 kernels).
+void set_dnnl_own_reorders_for_testing(bool on);
 
 }  // namespace gpunet::kernels::cpu::detail
