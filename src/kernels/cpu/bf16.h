@@ -55,7 +55,8 @@ void set_bf16_part_images_for_testing(int n);
 bool bf16_takes_dnnl();
 constexpr double kBf16NativeMinRatio = 1.25;
 // The multiply-add rate of VDPBF16PS over that of VFMADD231PS on this core, measured (a few ms,
-// best of 5); 0 where the CPU (or the build) has no AVX512-BF16. src/kernels/cpu/bf16_probe.cpp.
+// best of 5); 0 where the CPU (or the build) has no AVX512-BF16, or GPUNET_CPU_ISA caps the
+// vector kernels below AVX-512. src/kernels/cpu/bf16_probe.cpp.
 double bf16_dot_rate_ratio();
 // The path conv2d_forward_bf16/backward_bf16 take for s: Rounded where the float32 rule picks the
 // direct kernels (LeNet, airbench's whitening and first layer: 3 or 24 input channels), where

@@ -67,6 +67,7 @@ double bf16_dot_rate_ratio() {
 #if GPUNET_X86_KERNELS
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bf16")) return 0.0;
+  if (isa() != Isa::Avx512) return 0.0;  // GPUNET_CPU_ISA caps the vector code (valgrind has no AVX512-BF16)
   // About 1 ms per run at a few GHz; the best of 5 of each (interleaved) drops a preempted run.
   constexpr long kRounds = 200000;
   float sink = 0.f;

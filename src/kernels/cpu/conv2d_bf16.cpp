@@ -53,6 +53,12 @@ Bf16Choice choose() {
   } else {
     const double r = bf16_dot_rate_ratio();
     c.dnnl = r >= kBf16NativeMinRatio;
+    if (r <= 0.0) {
+      c.why = "rounded: this CPU has AVX512-BF16 but no AMX, and GPUNET_CPU_ISA keeps gpunet's own vector code from "
+              "measuring its rate, so bf16 runs float32 kernels on bf16-rounded operands (GPUNET_CPU_BF16=native "
+              "forces oneDNN's bf16 kernels)";
+      return c;
+    }
     c.why = c.dnnl ? std::string("native (AVX512-BF16, measured at ") + fixed2(r) + "x the float32 FMA rate): " + wide
                    : std::string("rounded: this CPU has AVX512-BF16 but no AMX, and its bf16 dot products measured ") +
                          fixed2(r) +
